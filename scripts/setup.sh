@@ -7,7 +7,8 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 # Debian packages the build and the tests use.
-packages=(ca-certificates git gcc libc6-dev pkg-config)
+packages=(ca-certificates git gcc libc6-dev pkg-config
+  docker-registry skopeo)   # a real registry for the tests, and a real client to check it
 
 missing=()
 for p in "${packages[@]}"; do
