@@ -1,0 +1,207 @@
+//! End-to-end tests of `kiln build --call=outline`: the real `kiln` binary on a Dockerfile in
+//! a temporary directory, checked against the exact text and JSON buildx prints.
+
+#![allow(clippy::unwrap_used)] // Test helpers outside `#[test]` functions.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh build context holding `files` (name, contents), removed when dropped; `kiln`
+/// runs inside it with context `.`, so excerpts name `Dockerfile` as buildx prints it there.
+struct Ctx(PathBuf);
+
+impl Ctx {
+    fn new(files: &[(&str, &str)]) -> Ctx {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("kiln-call-outline-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, body) in files {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        Ctx(dir)
+    }
+
+    fn kiln(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .current_dir(&self.0)
+            .arg("build")
+            .args(args)
+            .arg(".")
+            .env_remove("BUILDX_BUILDER")
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Standard base64 (how Go's JSON encodes the Dockerfile bytes).
+fn base64(data: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(A[(n >> 18) as usize & 63] as char);
+        out.push(A[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 {
+            A[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            A[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+const SRC: &str = "# syntax=docker/dockerfile:1
+
+ARG GO_VERSION=1.22
+
+# VERSION sets the version of the app
+ARG VERSION=dev
+
+FROM busybox AS base
+ARG GO_VERSION
+
+# build compiles the app
+FROM base AS build
+ARG VERSION
+RUN --mount=type=secret,id=token,required=true --mount=type=ssh echo $VERSION
+
+FROM busybox AS unused
+ARG UNUSED=1
+RUN --mount=type=secret,id=other true
+
+FROM scratch AS release
+COPY --from=build /x /
+";
+
+#[test]
+fn outline_text() {
+    let ctx = Ctx::new(&[("Dockerfile", SRC)]);
+    let o = ctx.kiln(&["--call=outline"]);
+    assert_eq!(
+        stdout(&o),
+        "TARGET: release
+
+BUILD ARG    VALUE   DESCRIPTION
+GO_VERSION   1.22    
+VERSION      dev     sets the version of the app
+
+SECRET   REQUIRED
+token    true
+
+SSH       REQUIRED
+default   
+
+",
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(o.status.code(), Some(0));
+}
+
+/// A `--build-arg` for a stage `ARG` replaces the global `ARG`'s entry (and so its description),
+/// as upstream's outline does.
+#[test]
+fn outline_of_a_target_with_build_args() {
+    let ctx = Ctx::new(&[("Dockerfile", SRC)]);
+    let o = ctx.kiln(&[
+        "--call=outline",
+        "--target=build",
+        "--build-arg",
+        "VERSION=2.0",
+    ]);
+    assert_eq!(
+        stdout(&o),
+        "TARGET:      build
+DESCRIPTION: compiles the app
+
+BUILD ARG    VALUE   DESCRIPTION
+GO_VERSION   1.22    
+VERSION      2.0     
+
+SECRET   REQUIRED
+token    true
+
+SSH       REQUIRED
+default   
+
+",
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn outline_json() {
+    let ctx = Ctx::new(&[("Dockerfile", SRC)]);
+    let o = ctx.kiln(&["--call=outline,format=json", "--target=base"]);
+    let expected = format!(
+        r#"{{
+  "name": "base",
+  "args": [
+    {{
+      "name": "GO_VERSION",
+      "value": "1.22",
+      "location": {{
+        "ranges": [
+          {{
+            "start": {{
+              "line": 3
+            }},
+            "end": {{
+              "line": 3
+            }}
+          }}
+        ]
+      }}
+    }}
+  ],
+  "sources": [
+    "{}"
+  ]
+}}
+"#,
+        base64(SRC.as_bytes())
+    );
+    assert_eq!(stdout(&o), expected, "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn unknown_target_fails() {
+    let ctx = Ctx::new(&[("Dockerfile", SRC)]);
+    let o = ctx.kiln(&["--call=outline", "--target=nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("target stage \"nope\" could not be found"),
+        "{}",
+        stderr(&o)
+    );
+}
