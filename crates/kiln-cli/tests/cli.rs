@@ -69,7 +69,8 @@ fn kiln_stdin(cwd: &Path, args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // kiln may exit before reading stdin (e.g. on a flag error): a closed pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
     child.wait_with_output().unwrap()
 }
 
@@ -457,5 +458,40 @@ fn stdin_for_both_context_and_dockerfile_is_refused() {
     assert_eq!(
         stderr(&o),
         "ERROR: invalid argument: can't use stdin for both build context and dockerfile\n"
+    );
+}
+
+#[test]
+fn broken_dockerfile_in_a_build_shows_the_excerpt_above_the_error() {
+    let dir = Dir::new(&[(
+        "Dockerfile",
+        "FROM busybox\nRUN echo hi\nCOPPY a b\nRUN true\n",
+    )]);
+    let out = kiln_in(dir.path(), &["build", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let excerpt = err.find("Dockerfile:3\n").expect(&err);
+    let marker = err.find("   3 | >>> COPPY a b\n").expect(&err);
+    let error = err
+        .find("ERROR: dockerfile parse error on line 3: unknown instruction: COPPY (did you mean COPY?)")
+        .expect(&err);
+    assert!(excerpt < marker && marker < error, "{err}");
+    assert!(!err.contains("not implemented"), "{err}");
+}
+
+#[test]
+fn outline_of_a_broken_dockerfile_shows_excerpt_then_error() {
+    let dir = Dir::new(&[]);
+    let out = kiln_stdin(
+        dir.path(),
+        &["build", "--call=outline", "-f", "-", "."],
+        b"FROM busybox\nENV FOO\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.starts_with("stdin:2\n--------------------\n"), "{err}");
+    assert!(
+        err.ends_with("ERROR: ENV must have two arguments\n"),
+        "{err}"
     );
 }

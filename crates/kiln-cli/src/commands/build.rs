@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
-use kiln_subrequests::CallInput;
+use kiln_subrequests::{CallInput, CallKind, CallRequest, OutputFormat};
 
 use super::go_bool;
 use crate::cli::GlobalArgs;
@@ -527,13 +527,6 @@ pub fn run(
         &mut io::stdin().lock(),
     )?;
 
-    let Some(call) = opts.call.clone() else {
-        return Err(NotImplemented(
-            "building images is not implemented yet; use --call=check|outline|targets".to_string(),
-        )
-        .into());
-    };
-
     let platforms = opts.platform_specs();
     let input = CallInput {
         dockerfile: &inputs.dockerfile,
@@ -543,11 +536,52 @@ pub fn run(
         platforms: &platforms,
         ignore_patterns: inputs.ignore_patterns.as_deref(),
     };
+
+    let Some(call) = opts.call.clone() else {
+        // Until the build engine lands, a build still reads the whole Dockerfile the way the
+        // build will (parse, typed instructions, target selection: the outline does exactly
+        // that, its answer is discarded), so a broken Dockerfile is reported as a build would.
+        let outline = CallRequest {
+            kind: CallKind::Outline,
+            format: OutputFormat::Text,
+            ignore_status: true,
+        };
+        kiln_subrequests::run(&outline, &input, &mut io::sink())
+            .map_err(|e| dockerfile_error(e, true))?;
+        return Err(NotImplemented(
+            "building images is not implemented yet; use --call=check|outline|targets".to_string(),
+        )
+        .into());
+    };
+
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let outcome = kiln_subrequests::run(&call, &input, &mut out)?;
+    // buildx prints a lint result's error below its message; every other failure to evaluate
+    // the Dockerfile shows the source excerpt above the `ERROR:` line.
+    let excerpt_first = call.kind != CallKind::Check;
+    let outcome = kiln_subrequests::run(&call, &input, &mut out)
+        .map_err(|e| dockerfile_error(e, excerpt_first))?;
     out.flush()?;
     Ok(exit_code(outcome.exit_code))
+}
+
+/// Turns a subrequest error into the CLI's error. With `excerpt_first`, a Dockerfile error's
+/// source excerpt (`Dockerfile:3` and the numbered lines) goes to stderr now, so it stands
+/// above the `ERROR: <message>` line `main` prints, as buildx shows build errors.
+fn dockerfile_error(err: kiln_subrequests::Error, excerpt_first: bool) -> anyhow::Error {
+    match err {
+        kiln_subrequests::Error::Dockerfile { message, excerpt } if excerpt_first => {
+            if !excerpt.is_empty() {
+                let mut stderr = io::stderr().lock();
+                let _ = write!(stderr, "{excerpt}");
+                if !excerpt.ends_with('\n') {
+                    let _ = writeln!(stderr);
+                }
+            }
+            anyhow::anyhow!(message)
+        }
+        other => other.into(),
+    }
 }
 
 #[cfg(test)]
