@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod registry;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -95,8 +97,8 @@ impl Report {
     /// Runs one case, turning a panic inside it into a failure (so one bad case cannot hide
     /// the others).
     pub fn run(&mut self, name: impl AsRef<str>, f: impl FnOnce() -> Result<(), String>) {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-            .unwrap_or_else(|p| {
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
                 let msg = p
                     .downcast_ref::<String>()
                     .cloned()
