@@ -1,5 +1,6 @@
 //! Fuzz target: arbitrary bytes through the whole Dockerfile frontend — parser, directives,
-//! typed instructions — which must return errors, never panic.
+//! typed instructions, build checks (lint), outline and targets — which must return errors,
+//! never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,4 +15,6 @@ fuzz_target!(|data: &[u8]| {
             let _ = kiln_dockerfile::parse_instruction(node);
         }
     }
+    let _ = kiln_lint::check(data, &kiln_lint::CheckOptions::default());
+    let _ = kiln_lint::list_targets(data);
 });
