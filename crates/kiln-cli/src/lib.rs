@@ -1,12 +1,15 @@
 //! kiln's command line: buildx-compatible flags parsed in two phases (clap structs in
 //! `commands/<verb>.rs`, then typed and validated `options`), the inputs a build reads, and the
-//! dispatch to each verb. Only this crate knows clap.
+//! dispatch to each verb. Only this crate knows clap. It also gives `--call=check|outline`
+//! the base images' configurations ([`resolver`]); unlike BuildKit, a base image that cannot
+//! be fetched does not fail them: one `WARNING:` line, and the checks that need it are skipped.
 
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod inputs;
 pub mod options;
+pub mod resolver;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

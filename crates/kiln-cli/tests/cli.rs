@@ -46,6 +46,11 @@ fn kiln_cmd(args: &[&str], cwd: &Path) -> Command {
     cmd.args(args)
         .current_dir(cwd)
         .env_remove("BUILDX_BUILDER")
+        // Tests never reach past this machine: a `FROM busybox` that kiln resolves for the
+        // checks goes to a dead local proxy instead of Docker Hub.
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("NO_PROXY", "127.0.0.1,localhost")
         .env_remove("BUILDKIT_PROGRESS")
         .env_remove("BUILDX_NO_DEFAULT_LOAD")
         .env_remove("DOCKER_DEFAULT_PLATFORM")

@@ -24,10 +24,10 @@ pub struct CheckResult {
 /// upstream applies while converting commands run only on the stages the target needs (the
 /// parse-time rules always see the whole file).
 ///
-/// Base images are not fetched: without [`CheckOptions::resolver`], `UndefinedVar` is not
-/// reported in stages whose base image could define the variable (every stage not built on
-/// `scratch`), `InvalidBaseImagePlatform` is not checked, and a base image's `SHELL` and
-/// `ONBUILD` triggers are not known.
+/// Base images are looked up only through [`CheckOptions::resolver`]. Where it does not
+/// know an image (or there is none), `UndefinedVar` is not reported in stages built on it
+/// (the image could define the variable), `InvalidBaseImagePlatform` is not checked, and the
+/// image's `SHELL` and `ONBUILD` triggers are not known; `scratch` is always known.
 ///
 /// Never panics; problems with the input are reported in [`CheckResult::error`].
 pub fn check(dockerfile: &[u8], opts: &CheckOptions<'_>) -> CheckResult {
@@ -523,6 +523,23 @@ mod tests {
                 1
             )]
         );
+
+        // An image without layers is built on scratch: BuildKit does not check its platform.
+        struct Empty;
+        impl ImageConfigResolver for Empty {
+            fn resolve(&self, _: &str, _: &Platform) -> Option<ImageConfig> {
+                Some(ImageConfig {
+                    platform: Some(Platform::new("linux", "arm64")),
+                    no_layers: true,
+                    ..ImageConfig::default()
+                })
+            }
+        }
+        let o = CheckOptions {
+            resolver: Some(&Empty),
+            ..opts()
+        };
+        assert!(run_with("FROM busybox\n", &o).0.is_empty());
     }
 
     #[test]

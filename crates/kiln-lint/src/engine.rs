@@ -40,17 +40,24 @@ pub struct ImageConfig {
     pub platform: Option<Platform>,
     /// `Config.OnBuild` triggers, run first in stages based on the image.
     pub on_build: Vec<String>,
+    /// The image has no layers (`rootfs.diff_ids` empty and every `history` entry an empty
+    /// layer). BuildKit then starts the stage from scratch and skips the platform check.
+    pub no_layers: bool,
 }
 
-/// Looks up the configuration of base images (kiln has no registry client in the checks; the
-/// build can pass one that knows the images it has already pulled).
+/// Looks up the configuration of base images. This crate does no I/O: the caller supplies
+/// the resolver (the CLI asks the registry; a build may answer from the images it pulled).
 ///
 /// Implementations must not fail loudly: `None` means "unknown", and the checks then avoid
 /// every conclusion that would need the image (no `UndefinedVar` in stages based on it, no
-/// `InvalidBaseImagePlatform`).
+/// `InvalidBaseImagePlatform`). The walk calls `resolve` once per reachable stage built on an
+/// image (never for `scratch`), from one thread; implementations should cache, since several
+/// stages often share a base.
 pub trait ImageConfigResolver {
     /// The configuration of `reference` (normalized, e.g. `docker.io/library/busybox:latest`)
-    /// for `platform`, or `None` when unknown.
+    /// for `platform`, or `None` when unknown. For a single-platform image the configuration
+    /// is returned whatever its platform (as BuildKit's resolver does), with `platform` set to
+    /// the image's own, so that `InvalidBaseImagePlatform` can tell.
     fn resolve(&self, reference: &str, platform: &Platform) -> Option<ImageConfig>;
 }
 
@@ -1040,8 +1047,11 @@ fn resolve_bases(
         if let Some(r) = resolver {
             let name = reference.tag_name_only().to_string();
             if let Some(cfg) = r.resolve(&name, &platform) {
+                // BuildKit checks the platform of images with layers only.
                 let mismatch = cfg.platform.as_ref().filter(|actual| {
-                    actual.os != platform.os || actual.architecture != platform.architecture
+                    !cfg.no_layers
+                        && (actual.os != platform.os
+                            || actual.architecture != platform.architecture)
                 });
                 if let Some(actual) = mismatch {
                     w.linter.report(

@@ -18,7 +18,7 @@ pub mod targets;
 
 pub use check::LintResults;
 pub use excerpt::{format_source_excerpt, print_source_excerpt};
-pub use kiln_lint::{Position, Range};
+pub use kiln_lint::{ImageConfig, ImageConfigResolver, Position, Range};
 pub use outline::{Outline, OutlineArg, OutlineSecret, OutlineSsh};
 pub use targets::{Target, TargetList};
 
@@ -180,7 +180,7 @@ fn split_csv(s: &str) -> Result<Vec<String>, Error> {
 }
 
 /// Everything a subrequest reads.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CallInput<'a> {
     /// The Dockerfile's bytes.
     pub dockerfile: &'a [u8],
@@ -194,6 +194,24 @@ pub struct CallInput<'a> {
     pub platforms: &'a [String],
     /// The `.dockerignore` patterns in force (for CopyIgnoredFile), if any.
     pub ignore_patterns: Option<&'a [String]>,
+    /// Base image configurations for `check` and `outline` (env for `UndefinedVar`, platform
+    /// for `InvalidBaseImagePlatform`, `SHELL`, `ONBUILD`). `None`: every base image other
+    /// than `scratch` is unknown, and the checks that need one stay silent.
+    pub resolver: Option<&'a dyn ImageConfigResolver>,
+}
+
+impl std::fmt::Debug for CallInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallInput")
+            .field("dockerfile_name", &self.dockerfile_name)
+            .field("dockerfile_len", &self.dockerfile.len())
+            .field("build_args", &self.build_args)
+            .field("target", &self.target)
+            .field("platforms", &self.platforms)
+            .field("ignore_patterns", &self.ignore_patterns)
+            .field("resolver", &self.resolver.is_some())
+            .finish()
+    }
 }
 
 /// What the CLI needs after a subrequest has printed its answer.

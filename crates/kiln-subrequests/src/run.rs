@@ -8,7 +8,7 @@ use crate::{
     OutlineSsh, OutputFormat, Target, TargetList, format_source_excerpt,
 };
 
-fn check_options<'a>(input: &CallInput<'_>) -> Result<kiln_lint::CheckOptions<'a>, Error> {
+fn check_options<'a>(input: &CallInput<'a>) -> Result<kiln_lint::CheckOptions<'a>, Error> {
     let target_platform = match input.platforms.first() {
         Some(p) => Some(
             kiln_platforms::parse(p)
@@ -22,7 +22,7 @@ fn check_options<'a>(input: &CallInput<'_>) -> Result<kiln_lint::CheckOptions<'a
         target_platform,
         build_platform: None,
         ignore_patterns: input.ignore_patterns.map(<[String]>::to_vec),
-        resolver: None,
+        resolver: input.resolver,
     })
 }
 
@@ -177,10 +177,46 @@ mod tests {
             target,
             platforms: &platforms,
             ignore_patterns: None,
+            resolver: None,
         };
         let mut out = Vec::new();
         let r = run(&req, &input, &mut out);
         (String::from_utf8(out).unwrap(), r)
+    }
+
+    #[test]
+    fn check_passes_the_resolver_on() {
+        struct Golang;
+        impl crate::ImageConfigResolver for Golang {
+            fn resolve(
+                &self,
+                reference: &str,
+                _: &kiln_platforms::Platform,
+            ) -> Option<crate::ImageConfig> {
+                (reference == "docker.io/library/golang:latest").then(|| crate::ImageConfig {
+                    env: vec!["GOPATH=/go".to_string()],
+                    ..Default::default()
+                })
+            }
+        }
+        let build_args = BTreeMap::new();
+        let platforms = vec!["linux/amd64".to_string()];
+        let input = CallInput {
+            dockerfile: b"FROM golang\nENV A=$GOPATH B=$NOPE\nFROM busybox\nENV C=$NOPE2\n",
+            dockerfile_name: "Dockerfile",
+            build_args: &build_args,
+            target: None,
+            platforms: &platforms,
+            ignore_patterns: None,
+            resolver: Some(&Golang),
+        };
+        let req = CallRequest::parse("check,format=json").unwrap();
+        let mut out = Vec::new();
+        assert_eq!(run(&req, &input, &mut out).unwrap().exit_code, 1);
+        let out = String::from_utf8(out).unwrap();
+        // golang is known: $NOPE is undefined there; busybox is unknown: silence.
+        assert!(out.contains("Usage of undefined variable '$NOPE'"), "{out}");
+        assert!(!out.contains("NOPE2"), "{out}");
     }
 
     const CASING: &str = "\nfrOM busybox as base\ncOpy Dockerfile .\n";

@@ -34,6 +34,7 @@ use crate::options::ssh::{self, parse_ssh};
 use crate::options::tag::check_tag;
 use crate::options::ulimit::{self, parse_ulimit};
 use crate::options::{Env, FlagError, ProcessEnv, ValueError, csv, parse_go_bool};
+use crate::resolver;
 
 /// The flags of `kiln build`, as typed. Names, short forms, repetition and defaults follow
 /// `docker buildx build`, including the hidden `docker build` compatibility flags.
@@ -507,7 +508,7 @@ impl BuildArgs {
 /// `--call` subrequest (exiting with its status) or reports that building is not there yet.
 pub fn run(
     args: &BuildArgs,
-    _global: &GlobalArgs,
+    global: &GlobalArgs,
     matches: Option<&ArgMatches>,
 ) -> anyhow::Result<ExitCode> {
     let opts = args
@@ -527,6 +528,12 @@ pub fn run(
         &mut io::stdin().lock(),
     )?;
 
+    // Check and outline read the base images' configurations (see `resolver`); targets and
+    // the stand-in for a build do not.
+    let resolver = match opts.call.as_ref().map(|c| c.kind) {
+        Some(CallKind::Check | CallKind::Outline) => Some(resolver::open(&global.config)?),
+        _ => None,
+    };
     let platforms = opts.platform_specs();
     let input = CallInput {
         dockerfile: &inputs.dockerfile,
@@ -535,6 +542,9 @@ pub fn run(
         target: opts.target.as_deref(),
         platforms: &platforms,
         ignore_patterns: inputs.ignore_patterns.as_deref(),
+        resolver: resolver
+            .as_ref()
+            .map(|r| r as &dyn kiln_subrequests::ImageConfigResolver),
     };
 
     let Some(call) = opts.call.clone() else {
