@@ -9,7 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 # Debian packages the build and the tests use.
 packages=(ca-certificates git gcc libc6-dev pkg-config
   docker-registry skopeo   # a real registry for the tests, and a real client to check it
-  runc busybox-static)     # the OCI runtime RUN steps use, and a shell for test rootfs
+  runc busybox-static      # the OCI runtime RUN steps use, and a shell for test rootfs
+  umoci)                   # a second real client to check OCI layouts
 
 missing=()
 for p in "${packages[@]}"; do

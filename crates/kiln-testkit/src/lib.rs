@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod images;
 pub mod registry;
 
 use std::io::Write;
