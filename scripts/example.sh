@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 scripts/setup.sh
-cargo build --release --locked -p kiln-cli
+cargo build --release -p kiln-cli
 kiln=target/release/kiln
 
 set -x
