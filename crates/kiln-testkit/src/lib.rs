@@ -11,6 +11,7 @@
 
 pub mod images;
 pub mod registry;
+pub mod summary;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
