@@ -222,6 +222,25 @@ pub fn report_parse_error(err: &clap::Error, args: &[OsString]) -> ExitCode {
             let _ = write!(std::io::stdout(), "{}", err.render());
             ExitCode::SUCCESS
         }
+        ErrorKind::MissingSubcommand => {
+            // The same, when an environment variable (KILN_ROOT, KILN_CONFIG...) stood in for
+            // an argument, so clap did not take the command line for empty.
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut path = Vec::new();
+            for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
+                let Some(sub) = cmd.find_subcommand(arg) else {
+                    continue;
+                };
+                path.push(sub.get_name().to_string());
+                let next = sub.clone();
+                cmd = next;
+            }
+            if !path.is_empty() {
+                cmd = cmd.bin_name(format!("kiln {}", path.join(" ")));
+            }
+            let _ = write!(std::io::stdout(), "{}", cmd.render_help());
+            ExitCode::SUCCESS
+        }
         ErrorKind::InvalidSubcommand => {
             let name = context_str(err, ContextKind::InvalidSubcommand).unwrap_or_default();
             let _ = writeln!(

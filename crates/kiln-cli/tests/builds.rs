@@ -3,8 +3,8 @@
 //! a real local registry serving the recorded base image, and the OCI output, summarized by
 //! `kiln_testkit::summary`, is compared with the summary recorded from BuildKit.
 //!
-//! Run it with `cargo test -p kiln-cli --test builds -- --ignored`. Skips (with a line) where
-//! the shared data, `docker-registry` or `skopeo` are missing, unless `CI=true`.
+//! Run it alone with `cargo test -p kiln-cli --test builds -- --nocapture`. Skips (with a line)
+//! where the shared data, `docker-registry` or `skopeo` are missing, unless `CI=true`.
 
 // Test helpers outside `#[test]` functions may panic on setup failures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -247,7 +247,6 @@ fn code_text(code: Option<i32>) -> String {
 }
 
 #[test]
-#[ignore = "enable when kiln build exports images (issue 4)"]
 fn builds_match_buildkit() {
     let Some(suite) = kiln_testkit::suite_dir("builds") else {
         return;

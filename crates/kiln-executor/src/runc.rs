@@ -261,11 +261,15 @@ impl RuncExecutor {
             resolv_conf: &resolv_path,
             nofile: nofile_limit(),
         })?;
+        // Like BuildKit's MountStubsCleaner, only the stubs of the step's own mounts (and of
+        // /etc/hosts, /etc/resolv.conf) are removed: the mount points runc creates for the
+        // system mounts (/proc, /sys, /dev...) stay in the layer, as they do in BuildKit's.
         let destinations: Vec<String> = spec
             .mounts()
             .iter()
             .flatten()
             .map(|m| m.destination().to_string_lossy().into_owned())
+            .filter(|d| !is_system_mount(d))
             .collect();
         guard.stubs = root.missing_stubs(destinations.iter().map(String::as_str));
         drop(root);
@@ -385,5 +389,42 @@ impl Executor for RuncExecutor {
         let cleaned = guard.run();
         result?;
         cleaned
+    }
+}
+
+/// The mount points of the container's system mounts (procfs, sysfs, /dev and what lives
+/// under them), whose stubs BuildKit leaves in the rootfs.
+fn is_system_mount(destination: &str) -> bool {
+    matches!(destination, "/proc" | "/sys" | "/dev")
+        || destination.starts_with("/proc/")
+        || destination.starts_with("/sys/")
+        || destination.starts_with("/dev/")
+}
+
+#[cfg(test)]
+mod system_mount_tests {
+    use super::is_system_mount;
+
+    #[test]
+    fn system_mounts_keep_their_stubs_and_build_mounts_do_not() {
+        for d in [
+            "/proc",
+            "/sys",
+            "/dev",
+            "/dev/pts",
+            "/dev/shm",
+            "/sys/fs/cgroup",
+        ] {
+            assert!(is_system_mount(d), "{d}");
+        }
+        for d in [
+            "/etc/hosts",
+            "/etc/resolv.conf",
+            "/run/secrets/x",
+            "/cache",
+            "/procfs",
+        ] {
+            assert!(!is_system_mount(d), "{d}");
+        }
     }
 }

@@ -74,7 +74,8 @@ fn to_id(v: i64) -> Result<u32> {
 /// - a numeric user matches by uid, and may be absent from passwd (gid then 0);
 /// - a name must be in passwd: `unable to find user foo: no matching entries in passwd file`;
 /// - `:group` by name must be in `/etc/group`; a numeric gid may be absent;
-/// - supplementary groups come from `/etc/group` membership, only when no group was named.
+/// - supplementary groups come from `/etc/group` membership, only when no group was named,
+///   and always start with the primary group (unless membership already lists it).
 pub fn resolve_user(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<ExecUser> {
     let (user_arg, group_arg) = match spec.split_once(':') {
         Some((u, g)) => (u, g),
@@ -128,9 +129,15 @@ pub fn resolve_user(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Re
             }
         }
     }
+    // As current BuildKit (containerd's ensureAdditionalGids): the primary group is always one
+    // of the supplementary groups, so `id` in a RUN step lists it under `groups=`.
+    let gid = to_id(gid)?;
+    if !additional_gids.contains(&gid) {
+        additional_gids.insert(0, gid);
+    }
     Ok(ExecUser {
         uid,
-        gid: to_id(gid)?,
+        gid,
         additional_gids,
     })
 }
@@ -154,21 +161,21 @@ mod tests {
     fn empty_is_root_with_its_groups() {
         let u = resolve("").unwrap();
         assert_eq!((u.uid, u.gid), (0, 0));
-        assert_eq!(u.additional_gids, vec![10]);
+        assert_eq!(u.additional_gids, vec![0, 10]);
     }
 
     #[test]
     fn name_takes_passwd_gid_and_membership_groups() {
         let u = resolve("app").unwrap();
         assert_eq!((u.uid, u.gid), (1000, 1000));
-        assert_eq!(u.additional_gids, vec![10, 29]);
+        assert_eq!(u.additional_gids, vec![1000, 10, 29]);
     }
 
     #[test]
     fn explicit_group_drops_supplementary_groups() {
         let u = resolve("app:audio").unwrap();
         assert_eq!((u.uid, u.gid), (1000, 29));
-        assert!(u.additional_gids.is_empty());
+        assert_eq!(u.additional_gids, vec![29]);
         let u = resolve("app:4242").unwrap();
         assert_eq!(u.gid, 4242);
     }
@@ -205,7 +212,8 @@ mod tests {
         ));
         let u = resolve_user("12:34", None, None).unwrap();
         assert_eq!((u.uid, u.gid), (12, 34));
-        assert_eq!(resolve_user("", None, None).unwrap(), ExecUser::default());
+        let root = resolve_user("", None, None).unwrap();
+        assert_eq!((root.uid, root.gid, root.additional_gids), (0, 0, vec![0]));
     }
 
     #[test]

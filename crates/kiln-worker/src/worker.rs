@@ -174,7 +174,7 @@ impl fmt::Debug for Worker {
 
 impl Worker {
     /// Opens (creating if needed) the worker state at `root` (absolute, UTF-8, without `:` or
-    /// `,`), takes the store's lock (another process using the root is an error) and sweeps
+    /// `,`), takes the store's lock (waiting while another process uses the root) and sweeps
     /// leftovers of a killed process (see [`Worker::sweep_report`]).
     pub async fn open(root: impl Into<PathBuf>, config: WorkerConfig) -> Result<Worker> {
         let root: PathBuf = root.into();
@@ -231,7 +231,10 @@ fn open_blocking(root: PathBuf, config: WorkerConfig) -> Result<Inner> {
         std::fs::create_dir_all(&p).map_err(Error::io("creating", &p))?;
     }
     set_mode(&root.join("secrets"), 0o700)?;
-    let store = Store::open(&root).map_err(Error::store(format!(
+    // Another kiln process building on this root holds the store's lock: wait for it (like
+    // builds queueing on one BuildKit daemon) rather than failing the build.
+    let store_opts = kiln_store::StoreOptions::default().wait_for_lock(true);
+    let store = Store::open_with(&root, store_opts).map_err(Error::store(format!(
         "opening the content store in {}",
         root.display()
     )))?;

@@ -1,6 +1,6 @@
 //! `kiln build [OPTIONS] PATH | URL | -`: every `docker buildx build` flag (raw, as clap parses
 //! it), its validation into `BuildOptions`, and the dispatch: `--call` subrequests run here; a
-//! normal build is not implemented yet.
+//! normal build runs in-process through kiln-builder (`engine`).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -9,11 +9,11 @@ use std::process::ExitCode;
 
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
-use kiln_subrequests::{CallInput, CallKind, CallRequest, OutputFormat};
+use kiln_subrequests::{CallInput, CallKind};
 
 use super::go_bool;
 use crate::cli::GlobalArgs;
-use crate::error::{NotImplemented, exit_code};
+use crate::error::exit_code;
 use crate::inputs;
 use crate::options::annotation::{self, parse_annotation};
 use crate::options::attest::{self, AttestType, canonicalize_shorthand, parse_attest};
@@ -35,6 +35,8 @@ use crate::options::tag::check_tag;
 use crate::options::ulimit::{self, parse_ulimit};
 use crate::options::{Env, FlagError, ProcessEnv, ValueError, csv, parse_go_bool};
 use crate::resolver;
+
+mod engine;
 
 /// The flags of `kiln build`, as typed. Names, short forms, repetition and defaults follow
 /// `docker buildx build`, including the hidden `docker build` compatibility flags.
@@ -505,7 +507,7 @@ impl BuildArgs {
 }
 
 /// Runs `kiln build`: validates the flags, reads the Dockerfile and ignore file, then answers a
-/// `--call` subrequest (exiting with its status) or reports that building is not there yet.
+/// `--call` subrequest (exiting with its status) or runs the build.
 pub fn run(
     args: &BuildArgs,
     global: &GlobalArgs,
@@ -548,20 +550,7 @@ pub fn run(
     };
 
     let Some(call) = opts.call.clone() else {
-        // Until the build engine lands, a build still reads the whole Dockerfile the way the
-        // build will (parse, typed instructions, target selection: the outline does exactly
-        // that, its answer is discarded), so a broken Dockerfile is reported as a build would.
-        let outline = CallRequest {
-            kind: CallKind::Outline,
-            format: OutputFormat::Text,
-            ignore_status: true,
-        };
-        kiln_subrequests::run(&outline, &input, &mut io::sink())
-            .map_err(|e| dockerfile_error(e, true))?;
-        return Err(NotImplemented(
-            "building images is not implemented yet; use --call=check|outline|targets".to_string(),
-        )
-        .into());
+        return engine::run(&opts, &inputs, global);
     };
 
     let stdout = io::stdout();

@@ -1,0 +1,338 @@
+//! `kiln build` end to end, as root on real components: a local registry serving the recorded
+//! busybox as `docker.io/library/busybox` through a kiln.toml mirror, overlayfs, runc; the
+//! result checked with skopeo and umoci. Every kiln process gets a dead proxy so nothing
+//! leaves the machine. Skipped with a printed line when a component is missing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use kiln_testkit::images::{busybox_reference, or_skip, push_recorded_busybox, write_kiln_config};
+use kiln_testkit::registry::{RegistryOptions, TestRegistry};
+use kiln_testkit::say;
+
+fn can_run(test: &str) -> bool {
+    let uid = Command::new("id").arg("-u").output().ok();
+    let root = uid.is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let missing = ["/usr/sbin/runc", "/usr/bin/skopeo", "/usr/bin/umoci"]
+        .into_iter()
+        .find(|p| !Path::new(p).exists());
+    let why = match (root, missing) {
+        (false, _) => Some("not running as root".to_string()),
+        (true, Some(p)) => Some(format!("{p} is missing")),
+        _ => None,
+    };
+    if let Some(why) = why {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "{test}: {why}"
+        );
+        say(&format!("{test}: skipped ({why})"));
+        return false;
+    }
+    true
+}
+
+struct Env {
+    _registry: TestRegistry,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn kiln(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .arg("--root")
+            .arg(self.dir.path().join("root"))
+            .arg("--config")
+            .arg(self.dir.path().join("kiln.toml"))
+            .args(args)
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("HTTP_PROXY", "http://127.0.0.1:9")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("BUILDKIT_PROGRESS")
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .output()
+            .unwrap();
+        say(&format!(
+            "kiln {}: {}\n--- stderr ---\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+        out
+    }
+
+    fn path(&self, p: &str) -> std::path::PathBuf {
+        self.dir.path().join(p)
+    }
+}
+
+fn setup(test: &str) -> Option<Env> {
+    if !can_run(test) {
+        return None;
+    }
+    let registry = TestRegistry::start(RegistryOptions::default())?;
+    or_skip(
+        test,
+        push_recorded_busybox(&busybox_reference(registry.host())),
+    )?;
+    let dir = tempfile::tempdir().unwrap();
+    write_kiln_config(&dir.path().join("kiln.toml"), registry.host()).unwrap();
+    Some(Env {
+        _registry: registry,
+        dir,
+    })
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The plain-progress lines of the build steps (`#N [2/3] RUN ...`) and what became of them.
+fn step_outcomes(err: &str) -> Vec<(String, bool)> {
+    let mut steps: Vec<(String, String, bool)> = Vec::new();
+    for line in err.lines() {
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let Some((num, text)) = rest.split_once(' ') else {
+            continue;
+        };
+        if text.starts_with('[') && !text.starts_with("[internal]") && !text.contains(" CACHED") {
+            if !steps.iter().any(|(n, _, _)| n == num) {
+                steps.push((num.to_string(), text.to_string(), false));
+            }
+        } else if text == "CACHED" {
+            if let Some(s) = steps.iter_mut().find(|(n, _, _)| n == num) {
+                s.2 = true;
+            }
+        }
+    }
+    steps.into_iter().map(|(_, t, c)| (t, c)).collect()
+}
+
+#[test]
+fn build_export_cache_and_failure() {
+    let test = "kiln build e2e";
+    let Some(env) = setup(test) else {
+        return;
+    };
+    let ctx = env.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN echo hi > /x\nCOPY a /a\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("a"), "file a\n").unwrap();
+    std::fs::write(ctx.join("unrelated"), "one\n").unwrap();
+    let out_tar = env.path("out.tar");
+    let output = format!("type=oci,dest={}", out_tar.display());
+    let iid = env.path("iid");
+    let ctx_s = ctx.to_str().unwrap();
+    let args = [
+        "build",
+        "--progress=plain",
+        "-t",
+        "kiln-e2e:v1",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        "-o",
+        output.as_str(),
+        ctx_s,
+    ];
+
+    // First build: runs every step and writes a valid OCI archive.
+    let first = env.kiln(&args);
+    assert!(
+        first.status.success(),
+        "first build failed:\n{}",
+        stderr(&first)
+    );
+    let steps = step_outcomes(&stderr(&first));
+    assert!(
+        steps
+            .iter()
+            .any(|(t, c)| t.contains("RUN echo hi > /x") && !c),
+        "{steps:?}"
+    );
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci-archive:{}", out_tar.display()))
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(
+        manifest["layers"].as_array().map(Vec::len),
+        Some(3),
+        "{manifest}"
+    );
+    let id = std::fs::read_to_string(&iid).unwrap();
+    assert!(id.starts_with("sha256:"), "{id}");
+
+    let layout = env.path("layout");
+    std::fs::create_dir_all(&layout).unwrap();
+    let untar = Command::new("tar")
+        .arg("-xf")
+        .arg(&out_tar)
+        .arg("-C")
+        .arg(&layout)
+        .status()
+        .unwrap();
+    assert!(untar.success());
+    let bundle = env.path("bundle");
+    let unpack = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:v1", layout.display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        unpack.status.success(),
+        "umoci: {}",
+        String::from_utf8_lossy(&unpack.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(bundle.join("rootfs/x")).unwrap(),
+        "hi\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bundle.join("rootfs/a")).unwrap(),
+        "file a\n"
+    );
+    assert!(bundle.join("rootfs/bin/busybox").exists());
+
+    // Identical rebuild: every step CACHED, nothing runs, same image ID.
+    let second = env.kiln(&args);
+    assert!(
+        second.status.success(),
+        "second build failed:\n{}",
+        stderr(&second)
+    );
+    let steps = step_outcomes(&stderr(&second));
+    assert!(!steps.is_empty());
+    assert!(
+        steps
+            .iter()
+            .filter(|(t, _)| !t.contains("FROM"))
+            .all(|(_, c)| *c),
+        "not all cached: {steps:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&iid).unwrap(), id);
+
+    // A context file no COPY selects: still everything cached.
+    std::fs::write(ctx.join("unrelated"), "two\n").unwrap();
+    let third = env.kiln(&args);
+    assert!(
+        third.status.success(),
+        "third build failed:\n{}",
+        stderr(&third)
+    );
+    let steps = step_outcomes(&stderr(&third));
+    assert!(
+        steps
+            .iter()
+            .filter(|(t, _)| !t.contains("FROM"))
+            .all(|(_, c)| *c),
+        "an unrelated change re-ran steps: {steps:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&iid).unwrap(), id);
+
+    // A failing RUN: the step's box, the Dockerfile excerpt, then the process and exit code.
+    std::fs::write(ctx.join("Dockerfile.fail"), "FROM busybox\nRUN exit 3\n").unwrap();
+    let fail = env.kiln(&[
+        "build",
+        "--progress=plain",
+        "-f",
+        ctx.join("Dockerfile.fail").to_str().unwrap(),
+        "-o",
+        &format!("type=oci,dest={}", env.path("fail.tar").display()),
+        ctx_s,
+    ]);
+    assert!(!fail.status.success());
+    let err = stderr(&fail);
+    let excerpt = err.find("Dockerfile.fail:2").expect("excerpt header");
+    let error = err
+        .find(
+            "ERROR: failed to solve: process \"/bin/sh -c exit 3\" did not complete \
+             successfully: exit code: 3",
+        )
+        .expect("ERROR line");
+    assert!(excerpt < error, "{err}");
+    assert!(err.contains(">>> RUN exit 3"), "{err}");
+}
+
+/// `--push` uploads the image through kiln's registry client; `type=local` writes the tree.
+#[test]
+fn build_push_and_local_outputs() {
+    let test = "kiln build push";
+    let Some(env) = setup(test) else {
+        return;
+    };
+    let ctx = env.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nCOPY a /a\nRUN cat /a > /b\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("a"), "pushed\n").unwrap();
+    // By `localhost`: kiln-registry caches endpoints by URL, so the `127.0.0.1` name that is
+    // also docker.io's mirror would be treated as a (pull-only) mirror.
+    let port = env._registry.host().rsplit(':').next().unwrap().to_string();
+    let name = format!("localhost:{port}/e2e/app:1");
+    let meta = env.path("meta.json");
+    let pushed = env.kiln(&[
+        "build",
+        "--progress=plain",
+        "--push",
+        "-t",
+        &name,
+        "--metadata-file",
+        meta.to_str().unwrap(),
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(pushed.status.success(), "push failed:\n{}", stderr(&pushed));
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{name}"))
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(
+        manifest["layers"].as_array().map(Vec::len),
+        Some(3),
+        "{manifest}"
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert!(
+        meta["containerimage.digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{meta}"
+    );
+
+    let out = env.path("tree");
+    let local = env.kiln(&[
+        "build",
+        "--progress=quiet",
+        "-o",
+        &format!("type=local,dest={}", out.display()),
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(local.status.success(), "local failed:\n{}", stderr(&local));
+    assert_eq!(std::fs::read_to_string(out.join("b")).unwrap(), "pushed\n");
+    assert!(out.join("bin/busybox").exists());
+}
