@@ -5,34 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use kiln_testkit::images::{busybox_reference, or_skip, push_recorded_busybox, write_kiln_config};
 use kiln_testkit::registry::{RegistryOptions, TestRegistry};
 use kiln_testkit::say;
 
-fn can_run(test: &str) -> bool {
-    let uid = Command::new("id").arg("-u").output().ok();
-    let root = uid.is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let missing = ["/usr/sbin/runc", "/usr/bin/skopeo", "/usr/bin/umoci"]
-        .into_iter()
-        .find(|p| !Path::new(p).exists());
-    let why = match (root, missing) {
-        (false, _) => Some("not running as root".to_string()),
-        (true, Some(p)) => Some(format!("{p} is missing")),
-        _ => None,
-    };
-    if let Some(why) = why {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "{test}: {why}"
-        );
-        say(&format!("{test}: skipped ({why})"));
-        return false;
-    }
-    true
-}
+mod common;
+
+use common::{can_run_as_root, kiln_command, stderr};
 
 struct Env {
     _registry: TestRegistry,
@@ -41,17 +22,12 @@ struct Env {
 
 impl Env {
     fn kiln(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        let out = kiln_command(&self.dir.path().join("root"))
             .arg("--root")
             .arg(self.dir.path().join("root"))
             .arg("--config")
             .arg(self.dir.path().join("kiln.toml"))
             .args(args)
-            .env("HTTPS_PROXY", "http://127.0.0.1:9")
-            .env("HTTP_PROXY", "http://127.0.0.1:9")
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env_remove("BUILDKIT_PROGRESS")
-            .env_remove("SOURCE_DATE_EPOCH")
             .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
             .output()
             .unwrap();
@@ -70,7 +46,7 @@ impl Env {
 }
 
 fn setup(test: &str) -> Option<Env> {
-    if !can_run(test) {
+    if !can_run_as_root(test) {
         return None;
     }
     let registry = TestRegistry::start(RegistryOptions::default())?;
@@ -84,10 +60,6 @@ fn setup(test: &str) -> Option<Env> {
         _registry: registry,
         dir,
     })
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The plain-progress lines of the build steps (`#N [2/3] RUN ...`) and what became of them.

@@ -4,60 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers outside `#[test]` functions.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh build context holding `files` (name, contents), removed when dropped; `kiln`
-/// runs inside it with context `.`, so excerpts name `Dockerfile` as buildx prints it there.
-struct Ctx(PathBuf);
-
-impl Ctx {
-    fn new(files: &[(&str, &str)]) -> Ctx {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("kiln-call-check-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, body) in files {
-            let p = dir.join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, body).unwrap();
-        }
-        Ctx(dir)
-    }
-
-    fn kiln(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .current_dir(&self.0)
-            .arg("build")
-            .args(args)
-            .arg(".")
-            .env_remove("BUILDX_BUILDER")
-            // Tests never reach past this machine: a `FROM busybox` that kiln resolves for the
-            // checks goes to a dead local proxy instead of Docker Hub.
-            .env("HTTPS_PROXY", "http://127.0.0.1:9")
-            .env("HTTP_PROXY", "http://127.0.0.1:9")
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Ctx {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{Ctx, stderr, stdout};
 
 const CASING: &str = "\nfrOM busybox as base\ncOpy Dockerfile .\n";
 
@@ -87,7 +36,7 @@ Dockerfile:3
 #[test]
 fn clean_dockerfile_reports_no_warnings() {
     let ctx = Ctx::new(&[("Dockerfile", "FROM busybox AS base\nCOPY Dockerfile /\n")]);
-    let o = ctx.kiln(&["--call=check"]);
+    let o = ctx.build(&["--call=check"]);
     assert_eq!(
         stdout(&o),
         "Check complete, no warnings found.\n",
@@ -100,7 +49,7 @@ fn clean_dockerfile_reports_no_warnings() {
 #[test]
 fn warnings_are_printed_sorted_with_excerpts_and_fail() {
     let ctx = Ctx::new(&[("Dockerfile", CASING)]);
-    let o = ctx.kiln(&["--call=check"]);
+    let o = ctx.build(&["--call=check"]);
     assert_eq!(stdout(&o), CASING_TEXT, "{}", stderr(&o));
     assert_eq!(o.status.code(), Some(1));
 }
@@ -108,7 +57,7 @@ fn warnings_are_printed_sorted_with_excerpts_and_fail() {
 #[test]
 fn check_flag_is_call_check() {
     let ctx = Ctx::new(&[("Dockerfile", CASING)]);
-    let o = ctx.kiln(&["--check"]);
+    let o = ctx.build(&["--check"]);
     assert_eq!(stdout(&o), CASING_TEXT, "{}", stderr(&o));
     assert_eq!(o.status.code(), Some(1));
 }
@@ -116,7 +65,7 @@ fn check_flag_is_call_check() {
 #[test]
 fn ignorestatus_exits_zero() {
     let ctx = Ctx::new(&[("Dockerfile", CASING)]);
-    let o = ctx.kiln(&["--call=check,ignorestatus=true"]);
+    let o = ctx.build(&["--call=check,ignorestatus=true"]);
     assert_eq!(stdout(&o), CASING_TEXT, "{}", stderr(&o));
     assert_eq!(o.status.code(), Some(0));
 }
@@ -124,7 +73,7 @@ fn ignorestatus_exits_zero() {
 #[test]
 fn single_warning_summary() {
     let ctx = Ctx::new(&[("Dockerfile", "FROM busybox as base\nCOPY Dockerfile .\n")]);
-    let o = ctx.kiln(&["--call=check"]);
+    let o = ctx.build(&["--call=check"]);
     assert_eq!(
         stdout(&o),
         "Check complete, 1 warning has been found!
@@ -148,7 +97,7 @@ Dockerfile:1
 fn json_format() {
     let src = "FROM busybox as base\n";
     let ctx = Ctx::new(&[("Dockerfile", src)]);
-    let o = ctx.kiln(&["--call=check,format=json"]);
+    let o = ctx.build(&["--call=check,format=json"]);
     assert_eq!(
         stdout(&o),
         r#"{
@@ -190,7 +139,7 @@ fn json_format() {
 #[test]
 fn json_without_warnings() {
     let ctx = Ctx::new(&[("Dockerfile", "FROM scratch\n")]);
-    let o = ctx.kiln(&["--call=check,format=json"]);
+    let o = ctx.build(&["--call=check,format=json"]);
     assert_eq!(
         stdout(&o),
         r#"{
@@ -216,7 +165,7 @@ fn skip_directive_and_experimental_rules() {
         "Dockerfile",
         "# check=skip=FromAsCasing;experimental=InvalidDefinitionDescription\n\n# a non-descriptive comment\nFROM scratch as base\n",
     )]);
-    let o = ctx.kiln(&["--call=check"]);
+    let o = ctx.build(&["--call=check"]);
     assert_eq!(
         stdout(&o),
         "Check complete, 1 warning has been found!
@@ -240,7 +189,7 @@ Dockerfile:4
 #[test]
 fn skip_all_reports_nothing() {
     let ctx = Ctx::new(&[("Dockerfile", &format!("# check=skip=all\n{CASING}"))]);
-    let o = ctx.kiln(&["--call=check"]);
+    let o = ctx.build(&["--call=check"]);
     assert_eq!(
         stdout(&o),
         "Check complete, no warnings found.\n",
@@ -256,7 +205,7 @@ fn error_directive_fails_with_lint_violation() {
         "Dockerfile",
         "# check=error=true\nFROM busybox\nCMD echo hi\n",
     )]);
-    let o = ctx.kiln(&["--call=check"]);
+    let o = ctx.build(&["--call=check"]);
     assert_eq!(
         stdout(&o),
         "Check complete, 1 warning has been found!
@@ -286,7 +235,7 @@ Dockerfile:3
 #[test]
 fn build_arg_check_overrides_directive() {
     let ctx = Ctx::new(&[("Dockerfile", "FROM busybox\nCMD echo hi\n")]);
-    let o = ctx.kiln(&[
+    let o = ctx.build(&[
         "--call=check",
         "--build-arg",
         "BUILDKIT_DOCKERFILE_CHECK=skip=JSONArgsRecommended",
@@ -303,7 +252,7 @@ fn build_arg_check_overrides_directive() {
 #[test]
 fn parse_error_is_reported_with_excerpt() {
     let ctx = Ctx::new(&[("Dockerfile", "FROM busybox\nFORM busybox\nRUN true\n")]);
-    let o = ctx.kiln(&["--call=check"]);
+    let o = ctx.build(&["--call=check"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("unknown instruction: FORM"), "{err}");
@@ -316,14 +265,14 @@ fn target_limits_the_stages_checked() {
     let src = "FROM busybox AS a\nCMD echo a\n\nFROM busybox AS b\nCMD [\"b\"]\n";
     let ctx = Ctx::new(&[("Dockerfile", src)]);
     // Without a target every stage is checked.
-    let o = ctx.kiln(&["--call=check"]);
+    let o = ctx.build(&["--call=check"]);
     assert!(
         stdout(&o).starts_with("Check complete, 1 warning has been found!\n"),
         "{}",
         stdout(&o)
     );
     // Stage `b` does not need `a`.
-    let o = ctx.kiln(&["--call=check", "--target=b"]);
+    let o = ctx.build(&["--call=check", "--target=b"]);
     assert_eq!(
         stdout(&o),
         "Check complete, no warnings found.\n",
@@ -337,7 +286,7 @@ fn target_limits_the_stages_checked() {
 fn undefined_var_and_secrets() {
     let src = "FROM scratch\nARG API_TOKEN\nENV APP_VERSION=1\nCOPY $APP_VERSON /app\n";
     let ctx = Ctx::new(&[("Dockerfile", src)]);
-    let o = ctx.kiln(&["--call=check"]);
+    let o = ctx.build(&["--call=check"]);
     let out = stdout(&o);
     assert!(
         out.starts_with("Check complete, 2 warnings have been found!\n"),
@@ -357,9 +306,9 @@ fn undefined_var_and_secrets() {
 #[test]
 fn dockerfile_path_given_with_f_names_the_excerpt() {
     let ctx = Ctx::new(&[("sub/Dockerfile", CASING)]);
-    let path = ctx.0.join("sub").join("Dockerfile");
+    let path = ctx.path().join("sub").join("Dockerfile");
     let path = path.to_str().unwrap();
-    let o = ctx.kiln(&["--call=check", "-f", path]);
+    let o = ctx.build(&["--call=check", "-f", path]);
     let out = stdout(&o);
     assert!(
         out.starts_with("Check complete, 2 warnings have been found!\n"),
@@ -380,7 +329,7 @@ fn copy_of_ignored_file() {
         (".dockerignore", "tmp\n"),
         ("keep.txt", "k"),
     ]);
-    let o = ctx.kiln(&["--call=check"]);
+    let o = ctx.build(&["--call=check"]);
     let out = stdout(&o);
     assert!(
         out.starts_with("Check complete, 1 warning has been found!\n"),

@@ -8,7 +8,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,6 +17,10 @@ use kiln_reference::{Reference, parse_normalized_named};
 use kiln_registry::media::{OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
 use kiln_registry::{BlobData, Client, Descriptor, Digest, PushBlobOptions};
 use kiln_testkit::registry::TestRegistry;
+
+mod common;
+
+use common::{kiln_command, stderr, stdout};
 
 /// A scratch directory holding `kiln.toml`, an empty Docker config dir and one build context
 /// per test case; removed when dropped.
@@ -37,24 +41,19 @@ impl Work {
         Work(dir)
     }
 
-    /// Runs `kiln --config kiln.toml build <args> .` in a context holding `dockerfile`.
+    /// Runs `kiln --config kiln.toml build <args> .` in a context holding `dockerfile`, with
+    /// the kiln root in this scratch directory.
     fn kiln(&self, name: &str, dockerfile: &str, args: &[&str]) -> Output {
         let ctx = self.0.path().join(name);
         std::fs::create_dir(&ctx).unwrap();
         std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
-        Command::new(env!("CARGO_BIN_EXE_kiln"))
+        kiln_command(&self.0.path().join("root"))
             .current_dir(&ctx)
             .arg("--config")
             .arg(self.0.path().join("kiln.toml"))
             .arg("build")
             .args(args)
             .arg(".")
-            .env_remove("BUILDX_BUILDER")
-            // Tests never reach past this machine: a `FROM busybox` that kiln resolves for the
-            // checks goes to a dead local proxy instead of Docker Hub.
-            .env("HTTPS_PROXY", "http://127.0.0.1:9")
-            .env("HTTP_PROXY", "http://127.0.0.1:9")
-            .env("NO_PROXY", "127.0.0.1,localhost")
             .env_remove("KILN_CONFIG")
             .env("DOCKER_CONFIG", self.0.path().join("docker"))
             .output()
@@ -64,14 +63,6 @@ impl Work {
     fn path(&self) -> &Path {
         self.0.path()
     }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// One platform's image: its manifest (bytes and descriptor) and config.
@@ -342,9 +333,10 @@ fn an_unreachable_registry_is_a_warning() {
 #[test]
 fn a_missing_named_config_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let ctx: PathBuf = dir.path().to_path_buf();
+    let ctx: PathBuf = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
     std::fs::write(ctx.join("Dockerfile"), "FROM scratch\n").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_kiln"))
+    let o = kiln_command(&dir.path().join("root"))
         .current_dir(&ctx)
         .args([
             "--config",
@@ -353,12 +345,6 @@ fn a_missing_named_config_is_an_error() {
             "--check",
             ".",
         ])
-        .env_remove("BUILDX_BUILDER")
-        // Tests never reach past this machine: a `FROM busybox` that kiln resolves for the
-        // checks goes to a dead local proxy instead of Docker Hub.
-        .env("HTTPS_PROXY", "http://127.0.0.1:9")
-        .env("HTTP_PROXY", "http://127.0.0.1:9")
-        .env("NO_PROXY", "127.0.0.1,localhost")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));

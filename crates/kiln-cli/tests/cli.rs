@@ -4,93 +4,9 @@
 // Test helpers outside `#[test]` functions may panic on setup failures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-/// A fresh directory with the given files; removed on drop.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(files: &[(&str, &str)]) -> Dir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "kiln-cli-e2e-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, body) in files {
-            let p = dir.join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, body).unwrap();
-        }
-        Dir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn kiln_cmd(args: &[&str], cwd: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    cmd.args(args)
-        .current_dir(cwd)
-        .env_remove("BUILDX_BUILDER")
-        // Tests never reach past this machine: a `FROM busybox` that kiln resolves for the
-        // checks goes to a dead local proxy instead of Docker Hub.
-        .env("HTTPS_PROXY", "http://127.0.0.1:9")
-        .env("HTTP_PROXY", "http://127.0.0.1:9")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env_remove("BUILDKIT_PROGRESS")
-        .env_remove("BUILDX_NO_DEFAULT_LOAD")
-        .env_remove("DOCKER_DEFAULT_PLATFORM")
-        .env_remove("SOURCE_DATE_EPOCH")
-        // A build's state goes to a throwaway root, never /var/lib/kiln.
-        .env(
-            "KILN_ROOT",
-            std::env::temp_dir().join(format!("kiln-cli-test-root-{}", std::process::id())),
-        )
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn kiln_in(cwd: &Path, args: &[&str]) -> Output {
-    kiln_cmd(args, cwd).output().unwrap()
-}
-
-fn kiln(args: &[&str]) -> Output {
-    kiln_in(&std::env::temp_dir(), args)
-}
-
-fn kiln_stdin(cwd: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = kiln_cmd(args, cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // kiln may exit before reading stdin (e.g. on a flag error): a closed pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{Ctx, kiln, stderr, stdout};
 
 const DOCKERFILE: &str = "FROM busybox AS base\nRUN echo hi\n\nFROM base AS final\n";
 
@@ -246,8 +162,8 @@ fn unimplemented_subcommands_say_so_in_one_line() {
 /// A normal build runs the engine: offline, resolving `FROM busybox` fails at the FROM line.
 #[test]
 fn normal_build_runs_the_engine() {
-    let d = Dir::new(&[("Dockerfile", DOCKERFILE)]);
-    let o = kiln_in(d.path(), &["build", "-t", "reg.example/app:1", "."]);
+    let d = Ctx::new(&[("Dockerfile", DOCKERFILE)]);
+    let o = d.run(&["build", "-t", "reg.example/app:1", "."]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(!err.contains("not implemented"), "{err}");
@@ -257,8 +173,8 @@ fn normal_build_runs_the_engine() {
 
 #[test]
 fn bad_output_type_names_flag_and_value() {
-    let d = Dir::new(&[("Dockerfile", DOCKERFILE)]);
-    let o = kiln_in(d.path(), &["build", "--output", "type=foo,dest=x", "."]);
+    let d = Ctx::new(&[("Dockerfile", DOCKERFILE)]);
+    let o = d.run(&["build", "--output", "type=foo,dest=x", "."]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(
@@ -270,11 +186,8 @@ fn bad_output_type_names_flag_and_value() {
 
 #[test]
 fn bad_platform_names_flag_and_value() {
-    let d = Dir::new(&[("Dockerfile", DOCKERFILE)]);
-    let o = kiln_in(
-        d.path(),
-        &["build", "--platform", "linux/amd64,linux/x y", "."],
-    );
+    let d = Ctx::new(&[("Dockerfile", DOCKERFILE)]);
+    let o = d.run(&["build", "--platform", "linux/amd64,linux/x y", "."]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(
@@ -285,13 +198,13 @@ fn bad_platform_names_flag_and_value() {
 
 #[test]
 fn malformed_csv_names_flag_and_value() {
-    let d = Dir::new(&[("Dockerfile", DOCKERFILE)]);
+    let d = Ctx::new(&[("Dockerfile", DOCKERFILE)]);
     for (flag, value, shown) in [
         ("-o", r#"type=local,"dest=out"#, "-o, --output"),
         ("--cache-to", r#"type=local,dest="x"#, "--cache-to"),
         ("--secret", r#"id=a,"src=b"#, "--secret"),
     ] {
-        let o = kiln_in(d.path(), &["build", flag, value, "."]);
+        let o = d.run(&["build", flag, value, "."]);
         assert_eq!(o.status.code(), Some(1), "{flag}");
         let err = stderr(&o);
         assert!(err.contains(&format!("for \"{shown}\" flag:")), "{err}");
@@ -302,8 +215,8 @@ fn malformed_csv_names_flag_and_value() {
 
 #[test]
 fn bad_tag_reads_like_buildx() {
-    let d = Dir::new(&[("Dockerfile", DOCKERFILE)]);
-    let o = kiln_in(d.path(), &["build", "-t", "app::1", "."]);
+    let d = Ctx::new(&[("Dockerfile", DOCKERFILE)]);
+    let o = d.run(&["build", "-t", "app::1", "."]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
@@ -313,8 +226,8 @@ fn bad_tag_reads_like_buildx() {
 
 #[test]
 fn push_without_tag_is_refused() {
-    let d = Dir::new(&[("Dockerfile", DOCKERFILE)]);
-    let o = kiln_in(d.path(), &["build", "--push", "."]);
+    let d = Ctx::new(&[("Dockerfile", DOCKERFILE)]);
+    let o = d.run(&["build", "--push", "."]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
@@ -324,14 +237,14 @@ fn push_without_tag_is_refused() {
 
 #[test]
 fn missing_dockerfile_names_the_path() {
-    let d = Dir::new(&[]);
-    let o = kiln_in(d.path(), &["build", "-f", "nope.Dockerfile", "."]);
+    let d = Ctx::new(&[]);
+    let o = d.run(&["build", "-f", "nope.Dockerfile", "."]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
         "ERROR: failed to read dockerfile: open nope.Dockerfile: no such file or directory\n"
     );
-    let o = kiln_in(d.path(), &["build", "--call=outline", "."]);
+    let o = d.run(&["build", "--call=outline", "."]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
@@ -341,8 +254,8 @@ fn missing_dockerfile_names_the_path() {
 
 #[test]
 fn missing_context_is_reported() {
-    let d = Dir::new(&[]);
-    let o = kiln_in(d.path(), &["build", "no-such-dir"]);
+    let d = Ctx::new(&[]);
+    let o = d.run(&["build", "no-such-dir"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
@@ -389,23 +302,20 @@ fn unknown_command_exits_1() {
 
 #[test]
 fn pflag_style_booleans_and_compat_flags_are_accepted() {
-    let d = Dir::new(&[("Dockerfile", DOCKERFILE)]);
-    let o = kiln_in(
-        d.path(),
-        &[
-            "build",
-            "--pull=true",
-            "--no-cache=false",
-            "--rm=false",
-            "--force-rm",
-            "-m",
-            "1g",
-            "--cpu-shares",
-            "512",
-            "--compress",
-            ".",
-        ],
-    );
+    let d = Ctx::new(&[("Dockerfile", DOCKERFILE)]);
+    let o = d.run(&[
+        "build",
+        "--pull=true",
+        "--no-cache=false",
+        "--rm=false",
+        "--force-rm",
+        "-m",
+        "1g",
+        "--cpu-shares",
+        "512",
+        "--compress",
+        ".",
+    ]);
     // Flags accepted: the run gets as far as the build (which fails offline at FROM).
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("Dockerfile:1\n"), "{}", stderr(&o));
@@ -413,8 +323,8 @@ fn pflag_style_booleans_and_compat_flags_are_accepted() {
 
 #[test]
 fn deprecated_flags_warn() {
-    let d = Dir::new(&[("Dockerfile", DOCKERFILE)]);
-    let o = kiln_in(d.path(), &["build", "--squash", "."]);
+    let d = Ctx::new(&[("Dockerfile", DOCKERFILE)]);
+    let o = d.run(&["build", "--squash", "."]);
     assert!(
         stderr(&o).starts_with("WARNING: experimental flag squash is removed with BuildKit."),
         "{}",
@@ -426,25 +336,21 @@ fn deprecated_flags_warn() {
 /// itself is the subrequests crate's to test.
 #[test]
 fn call_is_wired_to_subrequests() {
-    let d = Dir::new(&[("Dockerfile", DOCKERFILE)]);
+    let d = Ctx::new(&[("Dockerfile", DOCKERFILE)]);
     for call in [
         "--call=outline",
         "--call=targets",
         "--call=check",
         "--check",
     ] {
-        let o = kiln_in(d.path(), &["build", call, "."]);
+        let o = d.run(&["build", call, "."]);
         assert!(
             !stderr(&o).contains("building images is not implemented"),
             "{call}: {}",
             stderr(&o)
         );
     }
-    let o = kiln_stdin(
-        d.path(),
-        &["build", "--call=targets", "-"],
-        DOCKERFILE.as_bytes(),
-    );
+    let o = d.run_stdin(&["build", "--call=targets", "-"], DOCKERFILE.as_bytes());
     assert!(!stderr(&o).contains("building images is not implemented"));
     assert!(
         !stderr(&o).contains("failed to read dockerfile"),
@@ -455,12 +361,8 @@ fn call_is_wired_to_subrequests() {
 
 #[test]
 fn stdin_for_both_context_and_dockerfile_is_refused() {
-    let d = Dir::new(&[]);
-    let o = kiln_stdin(
-        d.path(),
-        &["build", "-f", "-", "--call=outline", "-"],
-        b"FROM x\n",
-    );
+    let d = Ctx::new(&[]);
+    let o = d.run_stdin(&["build", "-f", "-", "--call=outline", "-"], b"FROM x\n");
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
@@ -470,11 +372,11 @@ fn stdin_for_both_context_and_dockerfile_is_refused() {
 
 #[test]
 fn broken_dockerfile_in_a_build_shows_the_excerpt_above_the_error() {
-    let dir = Dir::new(&[(
+    let dir = Ctx::new(&[(
         "Dockerfile",
         "FROM busybox\nRUN echo hi\nCOPPY a b\nRUN true\n",
     )]);
-    let out = kiln_in(dir.path(), &["build", "."]);
+    let out = dir.run(&["build", "."]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     let excerpt = err.find("Dockerfile:3\n").expect(&err);
@@ -488,9 +390,8 @@ fn broken_dockerfile_in_a_build_shows_the_excerpt_above_the_error() {
 
 #[test]
 fn outline_of_a_broken_dockerfile_shows_excerpt_then_error() {
-    let dir = Dir::new(&[]);
-    let out = kiln_stdin(
-        dir.path(),
+    let dir = Ctx::new(&[]);
+    let out = dir.run_stdin(
         &["build", "--call=outline", "-f", "-", "."],
         b"FROM busybox\nENV FOO\n",
     );
