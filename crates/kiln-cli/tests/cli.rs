@@ -403,3 +403,45 @@ fn outline_of_a_broken_dockerfile_shows_excerpt_then_error() {
         "{err}"
     );
 }
+
+/// A COPY source that is missing, or excluded by .dockerignore, fails the build naming the
+/// path, the step's Dockerfile line, and (when excluded) the ignore file and what to do.
+#[test]
+fn missing_copy_source_names_the_path_and_the_dockerignore() {
+    if !common::can_run_as_root("missing_copy_source_names_the_path_and_the_dockerignore") {
+        return;
+    }
+    let ctx = Ctx::new(&[
+        ("Dockerfile", "FROM scratch\nCOPY missing.txt /\n"),
+        ("secret.txt", "x\n"),
+        (".dockerignore", "secret.txt\n"),
+    ]);
+    let o = ctx.build(&["-q"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("Dockerfile:2\n"), "{err}");
+    assert!(
+        err.contains(
+            "ERROR: failed to solve: computing the cache key of [1/1] COPY missing.txt /: \
+             \"/missing.txt\": not found"
+        ),
+        "{err}"
+    );
+
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY secret.txt /\n",
+    )
+    .unwrap();
+    let o = ctx.build(&["-q"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("\"/secret.txt\": not found: excluded by .dockerignore"),
+        "{err}"
+    );
+    assert!(
+        err.contains("WARNING: No output specified with the kiln builder."),
+        "{err}"
+    );
+}

@@ -29,7 +29,9 @@ impl fmt::Display for Phase {
         match self {
             Phase::Handler => f.write_str("preparing"),
             Phase::CacheMap => f.write_str("computing the cache key of"),
-            Phase::Checksum(i) => write!(f, "checksumming input {i} of"),
+            // BuildKit words this "failed to compute cache key": the input index means nothing
+            // to a user, the step name and the missing path do.
+            Phase::Checksum(_) => f.write_str("computing the cache key of"),
             Phase::CacheLoad => f.write_str("loading the cache record of"),
             Phase::Exec => f.write_str("running"),
             Phase::CacheSave => f.write_str("saving the cache record of"),

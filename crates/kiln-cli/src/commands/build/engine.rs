@@ -196,9 +196,9 @@ pub fn run(opts: &BuildOptions, inputs: &Inputs, global: &GlobalArgs) -> anyhow:
         let mut stderr = io::stderr().lock();
         let _ = writeln!(
             stderr,
-            "WARNING: No output specified with docker-container driver. Build result will only \
-             remain in the build cache. To push result image into registry use --push or to load \
-             image into docker use --load"
+            "WARNING: No output specified with the kiln builder. Build result will only remain \
+             in the build cache. To push result image into registry use --push, to load image \
+             into docker use --load, to write it to a file use -o type=oci,dest=FILE"
         );
     }
     // buildx removes a stale ID file before building.
