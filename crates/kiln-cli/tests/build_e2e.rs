@@ -5,62 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
-
-use kiln_testkit::images::{busybox_reference, or_skip, push_recorded_busybox, write_kiln_config};
-use kiln_testkit::registry::{RegistryOptions, TestRegistry};
-use kiln_testkit::say;
+use std::process::Command;
 
 mod common;
 
-use common::{can_run_as_root, kiln_command, stderr};
-
-struct Env {
-    _registry: TestRegistry,
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn kiln(&self, args: &[&str]) -> Output {
-        let out = kiln_command(&self.dir.path().join("root"))
-            .arg("--root")
-            .arg(self.dir.path().join("root"))
-            .arg("--config")
-            .arg(self.dir.path().join("kiln.toml"))
-            .args(args)
-            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
-            .output()
-            .unwrap();
-        say(&format!(
-            "kiln {}: {}\n--- stderr ---\n{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-        out
-    }
-
-    fn path(&self, p: &str) -> std::path::PathBuf {
-        self.dir.path().join(p)
-    }
-}
-
-fn setup(test: &str) -> Option<Env> {
-    if !can_run_as_root(test) {
-        return None;
-    }
-    let registry = TestRegistry::start(RegistryOptions::default())?;
-    or_skip(
-        test,
-        push_recorded_busybox(&busybox_reference(registry.host())),
-    )?;
-    let dir = tempfile::tempdir().unwrap();
-    write_kiln_config(&dir.path().join("kiln.toml"), registry.host()).unwrap();
-    Some(Env {
-        _registry: registry,
-        dir,
-    })
-}
+use common::{build_env as setup, stderr};
 
 /// The plain-progress lines of the build steps (`#N [2/3] RUN ...`) and what became of them.
 fn step_outcomes(err: &str) -> Vec<(String, bool)> {
@@ -258,7 +207,7 @@ fn build_push_and_local_outputs() {
     std::fs::write(ctx.join("a"), "pushed\n").unwrap();
     // By `localhost`: kiln-registry caches endpoints by URL, so the `127.0.0.1` name that is
     // also docker.io's mirror would be treated as a (pull-only) mirror.
-    let port = env._registry.host().rsplit(':').next().unwrap().to_string();
+    let port = env.registry.host().rsplit(':').next().unwrap().to_string();
     let name = format!("localhost:{port}/e2e/app:1");
     let meta = env.path("meta.json");
     let pushed = env.kiln(&[

@@ -16,6 +16,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use kiln_testkit::images::{busybox_reference, or_skip, push_recorded_busybox, write_kiln_config};
+use kiln_testkit::registry::{RegistryOptions, TestRegistry};
+use kiln_testkit::say;
+
 /// The dead local proxy every kiln process is pointed at.
 const DEAD_PROXY: &str = "http://127.0.0.1:9";
 
@@ -182,4 +186,54 @@ pub fn can_run_as_root(test: &str) -> bool {
         return false;
     }
     true
+}
+
+/// A build environment for end-to-end builds: a real registry serving the recorded busybox as
+/// `docker.io/library/busybox` through a kiln.toml mirror, and a directory holding the kiln
+/// root, the config and a private `DOCKER_CONFIG`.
+pub struct BuildEnv {
+    pub registry: TestRegistry,
+    pub dir: tempfile::TempDir,
+}
+
+impl BuildEnv {
+    /// Runs `kiln <args>` against this environment's root and config.
+    pub fn kiln(&self, args: &[&str]) -> Output {
+        let out = kiln_command(&self.dir.path().join("root"))
+            .arg("--root")
+            .arg(self.dir.path().join("root"))
+            .arg("--config")
+            .arg(self.dir.path().join("kiln.toml"))
+            .args(args)
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .output()
+            .unwrap();
+        say(&format!(
+            "kiln {}: {}\n--- stderr ---\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+        out
+    }
+
+    /// A path inside the environment's directory.
+    pub fn path(&self, p: &str) -> std::path::PathBuf {
+        self.dir.path().join(p)
+    }
+}
+
+/// A [`BuildEnv`], or `None` (printed) when the root-only components are missing.
+pub fn build_env(test: &str) -> Option<BuildEnv> {
+    if !can_run_as_root(test) {
+        return None;
+    }
+    let registry = TestRegistry::start(RegistryOptions::default())?;
+    or_skip(
+        test,
+        push_recorded_busybox(&busybox_reference(registry.host())),
+    )?;
+    let dir = tempfile::tempdir().unwrap();
+    write_kiln_config(&dir.path().join("kiln.toml"), registry.host()).unwrap();
+    Some(BuildEnv { registry, dir })
 }
