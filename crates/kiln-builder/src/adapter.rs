@@ -25,6 +25,7 @@ use kiln_worker::{
 use serde::Serialize;
 
 use crate::local::{self, LocalContext};
+use crate::progress::PullStatuses;
 use crate::refs::{self, RefKind, kind_of};
 
 /// The solver's worker: resolves ops to handlers that run them on a [`kiln_worker::Worker`].
@@ -326,7 +327,7 @@ impl OpHandler for ImageHandler {
 
     fn exec<'a>(
         &'a self,
-        _ctx: &'a OpContext,
+        ctx: &'a OpContext,
         _inputs: Vec<ResultRef>,
     ) -> BoxFuture<'a, Result<Vec<ResultRef>, BoxError>> {
         Box::pin(async move {
@@ -336,6 +337,11 @@ impl OpHandler for ImageHandler {
                 .ok_or("image source executed before it was resolved")?;
             let opts = PullOptions {
                 lease: read(&self.common.shared.lease).clone(),
+                observer: Some(Arc::new(PullStatuses::new(
+                    ctx.progress.clone(),
+                    ctx.digest.to_string(),
+                    ctx.clock.clone(),
+                ))),
             };
             let img = self
                 .common
@@ -373,12 +379,32 @@ impl OpHandler for LocalHandler {
 
     fn exec<'a>(
         &'a self,
-        _ctx: &'a OpContext,
+        op: &'a OpContext,
         _inputs: Vec<ResultRef>,
     ) -> BoxFuture<'a, Result<Vec<ResultRef>, BoxError>> {
         Box::pin(async move {
             let ctx = self.common.shared.context(&self.name)?;
-            ctx.tree(&local::scan_options(&self.attrs)).await?;
+            let started = op.clock.now();
+            let tree = ctx.tree(&local::scan_options(&self.attrs)).await?;
+            // BuildKit counts the bytes its session sent; kiln reads the files in place, so
+            // it shows the bytes of the regular files the scan selected.
+            let bytes: u64 = tree
+                .nodes()
+                .iter()
+                .filter(|n| n.meta.kind == kiln_context::Kind::File)
+                .map(|n| n.meta.size)
+                .sum();
+            let now = op.clock.now();
+            op.progress.status(kiln_progress::VertexStatus {
+                id: "transferring context:".into(),
+                vertex: op.digest.to_string(),
+                name: String::new(),
+                total: 0,
+                current: i64::try_from(bytes).unwrap_or(i64::MAX),
+                timestamp: now,
+                started: Some(started),
+                completed: Some(now),
+            });
             Ok(vec![refs::local_ref(
                 &self.common.shared.session(),
                 &self.name,

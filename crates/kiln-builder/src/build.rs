@@ -10,7 +10,7 @@ use futures_util::future::try_join_all;
 use kiln_exporter::{CommittedImage, OutputOptions, PlatformImage};
 use kiln_frontend::{ConvertOptions, ConvertResult, NoCache};
 use kiln_platforms::Platform;
-use kiln_progress::{ProgressSender, Range, SourceInfo, Vertex, VertexWarning};
+use kiln_progress::{ProgressSender, Range, SourceInfo, VertexWarning};
 use kiln_solver::{ResultRef, Solver, SolverOptions};
 use kiln_store::LeaseManager;
 use kiln_worker::{SecretStore, SnapshotRef, Worker, WorkerConfig};
@@ -20,6 +20,7 @@ use crate::adapter::BuildWorker;
 use crate::cache::StoreCache;
 use crate::error::{Error, Result};
 use crate::export;
+use crate::progress::Step;
 use crate::refs::{RefKind, kind_of};
 use crate::resolver::WorkerResolver;
 
@@ -38,6 +39,8 @@ pub struct BuildRequest {
     pub context: Option<PathBuf>,
     /// `.dockerignore` patterns.
     pub ignore_patterns: Vec<String>,
+    /// The size of the ignore file in bytes (`None` without one), for progress.
+    pub ignore_file_len: Option<u64>,
     /// `--target`.
     pub target: Option<String>,
     /// `--build-arg` values (with `SOURCE_DATE_EPOCH` when set).
@@ -80,6 +83,7 @@ impl BuildRequest {
             dockerfile_name: "Dockerfile".into(),
             context,
             ignore_patterns: Vec::new(),
+            ignore_file_len: None,
             target: None,
             build_args: BTreeMap::new(),
             labels: BTreeMap::new(),
@@ -177,7 +181,37 @@ impl Builder {
         progress: &ProgressSender,
         lease: &str,
     ) -> Result<BuildResult> {
-        let convs = self.convert_all(req).await?;
+        let started = SystemTime::now();
+        let definition = Step::start(
+            progress,
+            &format!(
+                "[internal] load build definition from {}",
+                req.dockerfile_name
+            ),
+            &format!("{lease}:dockerfile"),
+        );
+        definition.status(
+            "transferring dockerfile:",
+            req.dockerfile.len() as u64,
+            started,
+        );
+        definition.done();
+        let convs = self.convert_all(req, progress, lease).await?;
+        if req.context.is_some() {
+            let started = SystemTime::now();
+            let ignore = Step::start(
+                progress,
+                "[internal] load .dockerignore",
+                &format!("{lease}:dockerignore"),
+            );
+            // BuildKit's transfer of a missing file still counts 2 bytes of framing.
+            ignore.status(
+                "transferring context:",
+                req.ignore_file_len.unwrap_or(2),
+                started,
+            );
+            ignore.done();
+        }
         if let Some(first) = convs.first() {
             send_warnings(progress, req, first);
         }
@@ -200,7 +234,12 @@ impl Builder {
         out
     }
 
-    async fn convert_all(&self, req: &BuildRequest) -> Result<Vec<ConvertResult>> {
+    async fn convert_all(
+        &self,
+        req: &BuildRequest,
+        progress: &ProgressSender,
+        lease: &str,
+    ) -> Result<Vec<ConvertResult>> {
         let targets: Vec<Option<Platform>> = if req.platforms.is_empty() {
             vec![None]
         } else {
@@ -208,7 +247,8 @@ impl Builder {
         };
         let multi = targets.len() > 1;
         let resolver =
-            WorkerResolver::new(self.worker().clone(), tokio::runtime::Handle::current());
+            WorkerResolver::new(self.worker().clone(), tokio::runtime::Handle::current())
+                .with_progress(progress.clone(), lease, multi);
         let mut out = Vec::with_capacity(targets.len());
         for target in targets {
             let opts = ConvertOptions {
@@ -273,33 +313,43 @@ impl Builder {
             return Ok(result);
         }
         let epoch = convs.iter().find_map(|c| c.epoch);
-        let needs_image = req.outputs.iter().any(export::needs_image);
-        let mut images = Vec::new();
-        if needs_image {
-            let step = ProgressStep::start(progress, "exporting layers");
-            for (conv, root) in convs.iter().zip(&roots) {
-                let layers =
-                    crate::layers::layers_for(self.worker(), root.as_ref(), epoch, lease).await?;
-                images.push(PlatformImage {
-                    platform: conv.platform.clone(),
-                    config: serde_json::to_vec(&conv.image).unwrap_or_default(),
-                    layers,
-                });
+        let mut images: Option<Vec<PlatformImage>> = None;
+        for (i, out) in req.outputs.iter().enumerate() {
+            let step = Step::start(
+                progress,
+                export::step_name(out),
+                &format!("{lease}:export:{i}"),
+            );
+            let done = async {
+                if export::needs_image(out) && images.is_none() {
+                    let started = SystemTime::now();
+                    let mut made = Vec::with_capacity(convs.len());
+                    for (conv, root) in convs.iter().zip(&roots) {
+                        let layers =
+                            crate::layers::layers_for(self.worker(), root.as_ref(), epoch, lease)
+                                .await?;
+                        made.push(PlatformImage {
+                            platform: conv.platform.clone(),
+                            config: serde_json::to_vec(&conv.image).unwrap_or_default(),
+                            layers,
+                        });
+                    }
+                    images = Some(made);
+                    step.status("exporting layers", 0, started);
+                }
+                export::run_output(
+                    self.worker(),
+                    &step,
+                    out,
+                    images.as_deref().unwrap_or_default(),
+                    convs,
+                    &roots,
+                    epoch,
+                    lease,
+                    &mut result,
+                )
+                .await
             }
-            step.done();
-        }
-        for out in &req.outputs {
-            let step = ProgressStep::start(progress, export::step_name(out));
-            let done = export::run_output(
-                self.worker(),
-                out,
-                &images,
-                convs,
-                &roots,
-                epoch,
-                lease,
-                &mut result,
-            )
             .await;
             match done {
                 Ok(()) => step.done(),
@@ -310,39 +360,6 @@ impl Builder {
             }
         }
         Ok(result)
-    }
-}
-
-/// A progress vertex of the builder's own (the exporting steps).
-struct ProgressStep<'a> {
-    progress: &'a ProgressSender,
-    vertex: Vertex,
-}
-
-impl<'a> ProgressStep<'a> {
-    fn start(progress: &'a ProgressSender, name: &str) -> ProgressStep<'a> {
-        let digest = kiln_graph::Digest::of(
-            format!("kiln-export:{name}:{:?}", SystemTime::now()).as_bytes(),
-        );
-        let vertex = Vertex {
-            digest: digest.to_string(),
-            name: name.to_string(),
-            started: Some(SystemTime::now()),
-            ..Vertex::default()
-        };
-        progress.vertex(vertex.clone());
-        ProgressStep { progress, vertex }
-    }
-
-    fn done(mut self) {
-        self.vertex.completed = Some(SystemTime::now());
-        self.progress.vertex(self.vertex);
-    }
-
-    fn fail(mut self, error: &str) {
-        self.vertex.completed = Some(SystemTime::now());
-        self.vertex.error = Some(error.to_string());
-        self.progress.vertex(self.vertex);
     }
 }
 

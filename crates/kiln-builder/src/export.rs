@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use kiln_exporter::{
@@ -18,6 +19,7 @@ use time::OffsetDateTime;
 
 use crate::build::BuildResult;
 use crate::error::{Error, Result};
+use crate::progress::Step;
 
 /// Whether an output needs the image (manifest, config, layers).
 pub(crate) fn needs_image(o: &OutputOptions) -> bool {
@@ -57,8 +59,10 @@ fn open_dest(dest: &str) -> Result<Box<dyn Write + Send>> {
     Ok(Box::new(io::BufWriter::new(f)))
 }
 
+/// Commits the image and reports its manifest(s) and config as BuildKit's image exporters do.
 async fn commit(
     worker: &Worker,
+    step: &Step<'_>,
     o: &OutputOptions,
     images: &[PlatformImage],
     epoch: Option<i64>,
@@ -78,7 +82,8 @@ async fn commit(
     };
     let compression = o.compression;
     let lease = lease.to_string();
-    tokio::task::spawn_blocking(move || -> Result<CommittedImage> {
+    let started = SystemTime::now();
+    let image = tokio::task::spawn_blocking(move || -> Result<CommittedImage> {
         for img in &mut images {
             for l in &mut img.layers {
                 *l = kiln_exporter::convert_layer(&store, l, &compression, Some(&lease))?;
@@ -88,7 +93,23 @@ async fn commit(
         Ok(kiln_exporter::commit_image(&store, &images, &opts, oci)?)
     })
     .await
-    .map_err(Error::task("committing the image"))?
+    .map_err(Error::task("committing the image"))??;
+    for m in &image.manifests {
+        step.status(
+            &format!("exporting manifest {}", m.descriptor.digest),
+            0,
+            started,
+        );
+        step.status(&format!("exporting config {}", m.config.digest), 0, started);
+    }
+    if image.is_index {
+        step.status(
+            &format!("exporting manifest list {}", image.root.digest),
+            0,
+            started,
+        );
+    }
+    Ok(image)
 }
 
 fn record_result(result: &mut BuildResult, image: &CommittedImage, names: &[String]) -> Result<()> {
@@ -108,6 +129,7 @@ fn record_result(result: &mut BuildResult, image: &CommittedImage, names: &[Stri
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_output(
     worker: &Worker,
+    step: &Step<'_>,
     o: &OutputOptions,
     images: &[PlatformImage],
     convs: &[ConvertResult],
@@ -126,7 +148,7 @@ pub(crate) async fn run_output(
                         .into(),
                 ));
             }
-            let image = commit(worker, o, images, epoch, lease, oci).await?;
+            let image = commit(worker, step, o, images, epoch, lease, oci).await?;
             let created = o
                 .epoch
                 .or_else(|| epoch.and_then(|e| OffsetDateTime::from_unix_timestamp(e).ok()))
@@ -143,20 +165,37 @@ pub(crate) async fn run_output(
             let store = worker.store().clone();
             let img = image.clone();
             if !oci && o.dest.is_none() {
-                // `--load`: into the Docker engine.
+                // `--load`: into the Docker engine (buildx shows it as its own vertex).
                 let socket = kiln_exporter::default_docker_socket();
+                let started = SystemTime::now();
+                let importing = Step::start(
+                    step.sender(),
+                    "importing to docker",
+                    &format!("{lease}:importing to docker"),
+                );
                 let loaded = tokio::task::spawn_blocking(move || {
                     kiln_exporter::load_image(&store, &img, &layout, &socket)
                 })
                 .await
-                .map_err(Error::task("loading the image into Docker"))??;
+                .map_err(Error::task("loading the image into Docker"))
+                .and_then(|r| r.map_err(Error::from));
+                let loaded = match loaded {
+                    Ok(lines) => lines,
+                    Err(e) => {
+                        importing.fail(&e.to_string());
+                        return Err(e);
+                    }
+                };
+                step.status("sending tarball", 0, started);
                 for line in loaded {
                     tracing::info!("{line}");
                 }
+                importing.done();
                 return record_result(result, &image, &o.names);
             }
             let dest = dest(o, if oci { "oci" } else { "docker" })?.to_string();
             let tar = o.tar;
+            let started = SystemTime::now();
             tokio::task::spawn_blocking(move || -> Result<()> {
                 if tar {
                     let w = open_dest(&dest)?;
@@ -169,19 +208,26 @@ pub(crate) async fn run_output(
             })
             .await
             .map_err(Error::task("writing the image layout"))??;
+            if tar {
+                step.status("sending tarball", 0, started);
+            }
             record_result(result, &image, &o.names)
         }
         OutputKind::Image | OutputKind::Registry => {
             // Current BuildKit's image exporter defaults to OCI media types.
-            let image = commit(worker, o, images, epoch, lease, true).await?;
+            let image = commit(worker, step, o, images, epoch, lease, true).await?;
             let store = worker.store().clone();
             let names = o.names.clone();
             let img = image.clone();
+            let started = SystemTime::now();
             tokio::task::spawn_blocking(move || kiln_exporter::record_image(&store, &img, &names))
                 .await
                 .map_err(Error::task("recording the image"))??;
+            for name in &o.names {
+                step.status(&format!("naming to {}", shown_name(name)), 0, started);
+            }
             if o.push || o.kind == OutputKind::Registry {
-                push(worker, &image, &o.names).await?;
+                push(worker, step, &image, &o.names).await?;
             }
             record_result(result, &image, &o.names)
         }
@@ -202,6 +248,7 @@ pub(crate) async fn run_output(
             )?
             .to_string();
             let local = o.kind == OutputKind::Local;
+            let started = SystemTime::now();
             tokio::task::spawn_blocking(move || -> Result<()> {
                 let trees: Vec<(kiln_platforms::Platform, &Path)> = platforms
                     .iter()
@@ -223,9 +270,26 @@ pub(crate) async fn run_output(
                 Ok(())
             })
             .await
-            .map_err(Error::task("exporting the root filesystem"))?
+            .map_err(Error::task("exporting the root filesystem"))??;
+            step.status(
+                if local {
+                    "copying files"
+                } else {
+                    "sending tarball"
+                },
+                0,
+                started,
+            );
+            Ok(())
         }
     }
+}
+
+/// An image name as BuildKit's `naming to` shows it: normalized (`docker.io/library/foo:latest`).
+fn shown_name(name: &str) -> String {
+    kiln_reference::parse_normalized_named(name)
+        .map(|r| r.tag_name_only().to_string())
+        .unwrap_or_else(|_| name.to_string())
 }
 
 fn is_manifest(media_type: &str) -> bool {
@@ -239,7 +303,12 @@ fn read_blob(store: &Store, d: &BlobDescriptor) -> Result<Bytes> {
 }
 
 /// Pushes `image` to every name through the worker's registry client.
-async fn push(worker: &Worker, image: &CommittedImage, names: &[String]) -> Result<()> {
+async fn push(
+    worker: &Worker,
+    step: &Step<'_>,
+    image: &CommittedImage,
+    names: &[String],
+) -> Result<()> {
     if names.is_empty() {
         return Err(Error::Invalid(
             "push needs an image name: add -t NAME or name=NAME to the output".into(),
@@ -255,6 +324,7 @@ async fn push(worker: &Worker, image: &CommittedImage, names: &[String]) -> Resu
             name: name.clone(),
             source: Box::new(source),
         };
+        let started = SystemTime::now();
         for d in &plan.blobs {
             let s = store.clone();
             let dd = d.clone();
@@ -285,6 +355,8 @@ async fn push(worker: &Worker, image: &CommittedImage, names: &[String]) -> Resu
                     .map_err(perr)?;
             }
         }
+        step.status("pushing layers", 0, started);
+        let started = SystemTime::now();
         let s = store.clone();
         let root = plan.root.clone();
         let data = tokio::task::spawn_blocking(move || read_blob(&s, &root))
@@ -294,6 +366,15 @@ async fn push(worker: &Worker, image: &CommittedImage, names: &[String]) -> Resu
             .push_manifest(&reference, &plan.root.media_type, data)
             .await
             .map_err(perr)?;
+        step.status(
+            &format!(
+                "pushing manifest for {}@{}",
+                reference.clone().tag_name_only(),
+                plan.root.digest
+            ),
+            0,
+            started,
+        );
     }
     Ok(())
 }

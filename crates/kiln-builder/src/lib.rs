@@ -32,6 +32,7 @@ mod error;
 mod export;
 mod layers;
 mod local;
+mod progress;
 mod refs;
 mod resolver;
 

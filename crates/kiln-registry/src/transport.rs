@@ -215,7 +215,12 @@ impl Transport {
         let plans = self.config.hosts(domain);
         let mut out = Vec::with_capacity(plans.len());
         for plan in plans {
-            let key = format!("{}://{}{}", plan.scheme, plan.host, plan.path);
+            // A host can be a mirror of one registry and a registry of its own: its endpoint
+            // as a mirror (pull only, its own config) is not the one to push to.
+            let key = format!(
+                "{}://{}{} mirror={}",
+                plan.scheme, plan.host, plan.path, plan.is_mirror
+            );
             if let Ok(cache) = self.endpoints.lock()
                 && let Some(ep) = cache.get(&key)
             {

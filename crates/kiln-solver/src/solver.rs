@@ -498,8 +498,8 @@ async fn resolve_result(
     let res = work.await?;
     if !own {
         // Another vertex with the same key did the work.
-        node.progress.cached();
         report_skipped(&node);
+        node.progress.cached();
     }
     Ok(res)
 }
@@ -551,8 +551,8 @@ async fn compute(
             .await
             .map_err(|e| node.fail(started, Phase::CacheLoad, e))?;
         if let Some(res) = record.and_then(|r| take_record(&inner, &node, r)) {
-            node.progress.cached();
             report_skipped(&node);
+            node.progress.cached();
             return Ok(res);
         }
     }

@@ -47,7 +47,10 @@ pub use exec::{
     SecretStore,
 };
 pub use kiln_snapshot::{DiffOptions, DiffStats};
-pub use pull::{ImageSource, PullOptions, PullStats, PulledLayer, ResolvedImageConfig, chain_ids};
+pub use pull::{
+    ImageSource, PullEvent, PullObserver, PullOptions, PullStats, PulledLayer, ResolvedImageConfig,
+    chain_ids,
+};
 pub use snapshots::{ActiveSnapshot, ReadonlyMount, SnapshotRef};
 pub use sweep::SweepReport;
 pub use worker::{SnapshotterKind, Worker, WorkerConfig};

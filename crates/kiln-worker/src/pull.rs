@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kiln_platforms::Platform;
@@ -87,13 +88,68 @@ pub struct ResolvedImageConfig {
 }
 
 /// Options of [`Worker::pull_image`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PullOptions {
     /// Hold the downloaded blobs in this existing lease (the build's), so they outlive the
     /// pull until the caller records what uses them. Without one, a lease of the pull's own
     /// protects them during the pull only; the snapshots stay either way.
     pub lease: Option<String>,
+    /// Told what the pull is doing, for progress output (BuildKit's `resolve …`,
+    /// `sha256:… 1.2MB / 3MB`, `extracting sha256:…` statuses).
+    pub observer: Option<Arc<dyn PullObserver>>,
 }
+
+impl std::fmt::Debug for PullOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullOptions")
+            .field("lease", &self.lease)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+/// One step of a pull, as [`PullObserver::event`] hears of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullEvent {
+    /// Resolving the reference to a manifest started.
+    Resolving {
+        /// The reference as resolved (`docker.io/library/busybox:latest@sha256:…` when pinned).
+        reference: String,
+    },
+    /// The reference was resolved.
+    Resolved {
+        /// The same text as in [`PullEvent::Resolving`].
+        reference: String,
+    },
+    /// Bytes of a layer blob arrived (`current` of `total`); sent at most every
+    /// [`PROGRESS_INTERVAL`] and once more when the blob is complete (`done`).
+    Downloading {
+        /// The blob digest (`sha256:…`).
+        digest: String,
+        /// Bytes received so far.
+        current: u64,
+        /// The blob's size from its descriptor.
+        total: u64,
+        /// The blob is complete and verified.
+        done: bool,
+    },
+    /// Unpacking a layer into its snapshot started (`done` false) or ended (`done` true).
+    Extracting {
+        /// The blob digest (`sha256:…`).
+        digest: String,
+        /// Unpacking ended.
+        done: bool,
+    },
+}
+
+/// Hears what a pull does. Contract: `event` is called from async tasks and must not block.
+pub trait PullObserver: Send + Sync {
+    /// One step of the pull.
+    fn event(&self, event: PullEvent);
+}
+
+/// How often download progress is reported per blob.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
 impl Worker {
     /// Resolves `reference` for `platform` and returns the config only (BuildKit's
@@ -144,11 +200,21 @@ impl Worker {
         platform: &Platform,
         opts: &PullOptions,
     ) -> Result<ImageSource> {
+        let observe = |event: PullEvent| {
+            if let Some(o) = &opts.observer {
+                o.event(event);
+            }
+        };
+        let shown = reference.to_string();
+        observe(PullEvent::Resolving {
+            reference: shown.clone(),
+        });
         let img = self
             .inner
             .registry
             .resolve_platform(reference, platform)
             .await?;
+        observe(PullEvent::Resolved { reference: shown });
         let image = img.reference.to_string();
         let diff_ids = diff_ids(&image, &img.config, img.manifest.layers.len())?;
         let chain_ids = chain_ids(&diff_ids);
@@ -180,7 +246,9 @@ impl Worker {
                 (id, true)
             }
         };
-        let result = self.pull_with_lease(&img, &image, &layers, &lease).await;
+        let result = self
+            .pull_with_lease(&img, &image, &layers, &lease, opts.observer.as_deref())
+            .await;
         if own_lease {
             let store = self.inner.store.clone();
             let lid = lease.clone();
@@ -213,6 +281,7 @@ impl Worker {
         image: &str,
         layers: &[PulledLayer],
         lease: &str,
+        observer: Option<&dyn PullObserver>,
     ) -> Result<(Option<SnapshotRef>, PullStats)> {
         let inner = &self.inner;
         // Manifest and config: small, kept in the store with GC references to the layers.
@@ -263,13 +332,25 @@ impl Worker {
         let missing = &layers[have..];
         let downloads = missing
             .iter()
-            .map(|l| self.fetch_blob(&img.reference, image, &l.descriptor, lease));
+            .map(|l| self.fetch_blob(&img.reference, image, &l.descriptor, lease, observer));
         let fetched = futures_util::future::try_join_all(downloads).await?;
         stats.downloaded = fetched.into_iter().filter(|d| *d).count();
 
         let mut parent: Option<String> = have.checked_sub(1).map(|i| layers[i].chain_id.clone());
         for l in missing {
-            if self.unpack(image, l, parent.as_deref()).await? {
+            let digest = l.descriptor.digest.to_string();
+            let extracting = |done| {
+                if let Some(o) = observer {
+                    o.event(PullEvent::Extracting {
+                        digest: digest.clone(),
+                        done,
+                    });
+                }
+            };
+            extracting(false);
+            let unpacked = self.unpack(image, l, parent.as_deref()).await?;
+            extracting(true);
+            if unpacked {
                 stats.unpacked += 1;
             }
             parent = Some(l.chain_id.clone());
@@ -284,8 +365,20 @@ impl Worker {
         image: &str,
         desc: &Descriptor,
         lease: &str,
+        observer: Option<&dyn PullObserver>,
     ) -> Result<bool> {
         let digest = store_digest(image, &desc.digest.to_string())?;
+        let total = desc.size;
+        let report = |current: u64, done: bool| {
+            if let Some(o) = observer {
+                o.event(PullEvent::Downloading {
+                    digest: desc.digest.to_string(),
+                    current,
+                    total,
+                    done,
+                });
+            }
+        };
         let what = format!("pulling {image}: blob {digest}");
         let opts = WriterOptions::new(format!("pull-{digest}"))
             .expected(digest.clone())
@@ -299,7 +392,10 @@ impl Worker {
         })
         .await?;
         let mut writer = match ingest {
-            Ingest::Present(_) => return Ok(false),
+            Ingest::Present(_) => {
+                report(total, true);
+                return Ok(false);
+            }
             Ingest::Write(w) => w,
         };
         let mut reader = self.inner.registry.fetch_blob(reference, desc).await?;
@@ -318,9 +414,16 @@ impl Worker {
             Ok(writer)
         });
         let mut failed = None;
+        let (mut received, mut last_report) = (0u64, Instant::now());
+        report(0, false);
         loop {
             match reader.next_chunk().await {
                 Ok(Some(chunk)) => {
+                    received += chunk.len() as u64;
+                    if last_report.elapsed() >= PROGRESS_INTERVAL {
+                        last_report = Instant::now();
+                        report(received, false);
+                    }
                     if tx.send(chunk).await.is_err() {
                         break;
                     }
@@ -350,6 +453,7 @@ impl Worker {
             writer.commit().map(|_| ()).map_err(Error::store(what))
         })
         .await?;
+        report(total, true);
         Ok(true)
     }
 

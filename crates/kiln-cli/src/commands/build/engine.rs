@@ -139,6 +139,11 @@ fn request(opts: &BuildOptions, inputs: &Inputs) -> anyhow::Result<BuildRequest>
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "Dockerfile".into());
     req.ignore_patterns = inputs.ignore_patterns.clone().unwrap_or_default();
+    req.ignore_file_len = inputs
+        .ignore_file
+        .as_ref()
+        .and_then(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len());
     req.target = opts.target.clone();
     req.build_args = opts.build_args.clone();
     req.labels = opts.labels.clone();
