@@ -291,3 +291,88 @@ fn build_push_and_local_outputs() {
     assert_eq!(std::fs::read_to_string(out.join("b")).unwrap(), "pushed\n");
     assert!(out.join("bin/busybox").exists());
 }
+
+/// An address of this machine other than loopback (what a container's NAT can reach), found
+/// by asking the kernel which source address it would use for an outside destination (no
+/// packet is sent).
+fn outward_address() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.200:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// A one-file HTTP server on all addresses; answers every request with `body`.
+fn serve_once_per_request(body: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut conn = conn;
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = write!(
+                conn,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn run_steps_reach_the_network_unless_network_none() {
+    let test = "kiln build network";
+    let Some(env) = setup(test) else {
+        return;
+    };
+    if !std::path::Path::new("/usr/bin/slirp4netns").exists() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "{test}: slirp4netns is missing"
+        );
+        kiln_testkit::say(&format!("{test}: skipped (slirp4netns is missing)"));
+        return;
+    }
+    let Some(ip) = outward_address() else {
+        kiln_testkit::say(&format!("{test}: skipped (no non-loopback address)"));
+        return;
+    };
+    let port = serve_once_per_request("fetched over the sandbox network\n");
+    let ctx = env.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM busybox\n\
+             RUN wget -q -O /fetched http://{ip}:{port}/file\n\
+             RUN --network=none (wget -q -T 2 -O /offline http://{ip}:{port}/file && echo reached > /none) || echo unreachable > /none\n"
+        ),
+    )
+    .unwrap();
+    let out = env.path("tree");
+    let built = env.kiln(&[
+        "build",
+        "--progress=plain",
+        "-o",
+        &format!("type=local,dest={}", out.display()),
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert_eq!(
+        std::fs::read_to_string(out.join("fetched")).unwrap(),
+        "fetched over the sandbox network\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("none")).unwrap(),
+        "unreachable\n"
+    );
+    // The pooled namespaces and their slirp4netns processes are gone with the build.
+    let netns = env.path("root/netns");
+    let left: Vec<_> = std::fs::read_dir(&netns)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -71,6 +71,15 @@ pub enum Error {
     /// (`runc run failed: unable to start container process: ...`).
     #[error("{0}")]
     Runtime(String),
+
+    /// Setting up the sandbox network (namespace file, slirp4netns) failed.
+    #[error("sandbox network: {what} {}: {source}", path.display())]
+    Network {
+        what: String,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// A process that ran and did not exit 0.

@@ -3,6 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,10 +16,11 @@ use crate::entitlements::Entitlements;
 use crate::error::{Error, ProcessFailure, Result};
 use crate::etc::{DEFAULT_HOSTNAME, host_resolv_conf_path, hosts_file, resolv_conf};
 use crate::mounter;
+use crate::network::{NetworkLease, NetworkPool};
 use crate::output::{OutputSink, Tail};
 use crate::rootfs::Rootfs;
 use crate::spec::{SpecPlan, generate_spec, nofile_limit};
-use crate::types::{RunRequest, Stream};
+use crate::types::{NetworkMode, RunRequest, Stream};
 use crate::user::resolve_user;
 
 /// Largest `/etc/passwd` or `/etc/group` read from an image.
@@ -57,6 +59,8 @@ impl RuncConfig {
 #[derive(Debug, Clone)]
 pub struct RuncExecutor {
     cfg: RuncConfig,
+    /// The sandbox network's namespaces (`<state_dir>/netns`), shared by clones.
+    network: Arc<NetworkPool>,
 }
 
 /// Proof that a request passed the entitlement check; the only way to obtain one is
@@ -194,7 +198,8 @@ async fn read_chunk<R: AsyncReadExt + Unpin>(
 impl RuncExecutor {
     /// An executor with `cfg`.
     pub fn new(cfg: RuncConfig) -> Self {
-        Self { cfg }
+        let network = Arc::new(NetworkPool::new(cfg.state_dir.join("netns")));
+        Self { cfg, network }
     }
 
     /// The configuration.
@@ -210,7 +215,13 @@ impl RuncExecutor {
 
     /// Prepares the bundle: rootfs mounted, user resolved, workdir created, `/etc` files and
     /// `config.json` written.
-    fn prepare(&self, req: &RunRequest, id: &str, guard: &mut Cleanup) -> Result<()> {
+    fn prepare(
+        &self,
+        req: &RunRequest,
+        id: &str,
+        guard: &mut Cleanup,
+        netns: Option<&NetworkLease>,
+    ) -> Result<()> {
         let bundle = guard.bundle.clone();
         let rootfs = guard.rootfs.clone();
         if req.rootfs.is_empty() {
@@ -255,6 +266,7 @@ impl RuncExecutor {
             user: &user,
             mounts: &req.mounts,
             network: req.network,
+            netns: netns.and_then(NetworkLease::path),
             security: req.security,
             hostname,
             hosts_file: &hosts_path,
@@ -384,9 +396,16 @@ impl Executor for RuncExecutor {
             stubs: Vec::new(),
             done: false,
         };
-        self.prepare(&req, &id, &mut guard)?;
+        // The sandbox network: a pooled namespace with outbound NAT, back in the pool (empty:
+        // runc killed everything in the container's pid namespace) when the run is over.
+        let netns = match req.network {
+            NetworkMode::Sandbox => Some(self.network.acquire()?),
+            NetworkMode::Host | NetworkMode::None => None,
+        };
+        self.prepare(&req, &id, &mut guard, netns.as_ref())?;
         let result = self.run_runc(authorized, &req, &id, &bundle, sink).await;
         let cleaned = guard.run();
+        drop(netns);
         result?;
         cleaned
     }

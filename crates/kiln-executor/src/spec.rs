@@ -131,6 +131,8 @@ pub struct SpecPlan<'a> {
     pub mounts: &'a [Mount],
     /// Network mode.
     pub network: NetworkMode,
+    /// The network namespace to join (the sandbox network's); `None`: a new one.
+    pub netns: Option<&'a Path>,
     /// Security mode.
     pub security: SecurityMode,
     /// Container hostname.
@@ -393,7 +395,13 @@ pub fn generate_spec(plan: &SpecPlan<'_>) -> Result<Spec> {
     }
     let namespaces = ns_types
         .into_iter()
-        .map(|t| LinuxNamespaceBuilder::default().typ(t).build())
+        .map(|t| {
+            let mut b = LinuxNamespaceBuilder::default().typ(t);
+            if let (LinuxNamespaceType::Network, Some(path)) = (t, plan.netns) {
+                b = b.path(path);
+            }
+            b.build()
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let devices = LinuxDeviceCgroupBuilder::default()
         .allow(insecure)
@@ -466,6 +474,7 @@ mod tests {
             user,
             mounts,
             network,
+            netns: None,
             security,
             hostname: "buildkitsandbox",
             hosts_file: Path::new("/bundle/hosts"),
