@@ -10,7 +10,10 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(ca-certificates git gcc libc6-dev pkg-config
   docker-registry skopeo   # a real registry for the tests, and a real client to check it
   runc busybox-static      # the OCI runtime RUN steps use, and a shell for test rootfs
-  umoci)                   # a second real client to check OCI layouts
+  slirp4netns              # outbound network for RUN steps (the sandbox network)
+  umoci                    # a second real client to check OCI layouts
+  docker.io                # dockerd + docker: the engine `kiln build --load` is tested against
+  bzip2 xz-utils zstd)     # archives for ADD's auto-extraction tests, zstd to check zstd layers
 
 missing=()
 for p in "${packages[@]}"; do

@@ -139,7 +139,7 @@ fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 /// Digest of an op and its platform: the op's own part of a cache key.
-fn op_digest(kind: &str, op: &impl Serialize, platform: Option<&Platform>) -> Digest {
+pub(crate) fn op_digest(kind: &str, op: &impl Serialize, platform: Option<&Platform>) -> Digest {
     #[derive(Serialize)]
     struct Keyed<'a, T> {
         kind: &'a str,
@@ -177,6 +177,14 @@ impl OpResolver for BuildWorker {
                         name: name.to_string(),
                         attrs: src.attrs.clone(),
                     })
+                } else if src.identifier.starts_with(op::scheme::HTTPS)
+                    || src.identifier.starts_with(op::scheme::HTTP)
+                {
+                    Arc::new(crate::http::HttpHandler::new(
+                        self.worker.clone(),
+                        src.identifier.clone(),
+                        src.attrs.clone(),
+                    ))
                 } else {
                     let scheme = src.identifier.split("://").next().unwrap_or_default();
                     return Err(format!(

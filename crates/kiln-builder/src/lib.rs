@@ -30,6 +30,7 @@ mod build;
 mod cache;
 mod error;
 mod export;
+mod http;
 mod layers;
 mod local;
 mod progress;

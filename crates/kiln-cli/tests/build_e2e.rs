@@ -302,8 +302,9 @@ fn outward_address() -> Option<std::net::IpAddr> {
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
-/// A one-file HTTP server on all addresses; answers every request with `body`.
-fn serve_once_per_request(body: &'static str) -> u16 {
+/// A one-file HTTP server on all addresses; answers every request with the current `body`
+/// (and `Last-Modified: Wed, 21 Oct 2015 07:28:00 GMT`).
+fn serve(body: std::sync::Arc<std::sync::Mutex<String>>) -> u16 {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -312,14 +313,104 @@ fn serve_once_per_request(body: &'static str) -> u16 {
             let mut conn = conn;
             let mut buf = [0u8; 4096];
             let _ = conn.read(&mut buf);
+            let body = body.lock().unwrap().clone();
             let _ = write!(
                 conn,
-                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                "HTTP/1.0 200 OK\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
                 body.len()
             );
         }
     });
     port
+}
+
+fn serve_once_per_request(body: &'static str) -> u16 {
+    serve(std::sync::Arc::new(std::sync::Mutex::new(body.to_string())))
+}
+
+#[test]
+fn add_from_a_url_is_keyed_by_content() {
+    use std::os::unix::fs::MetadataExt;
+    let test = "kiln build ADD url";
+    let Some(env) = setup(test) else {
+        return;
+    };
+    let body = std::sync::Arc::new(std::sync::Mutex::new("version one\n".to_string()));
+    let port = serve(body.clone());
+    let ctx = env.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let url = format!("http://127.0.0.1:{port}/files/app.conf?x=1");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM busybox\nADD {url} /etc/\nRUN cat /etc/app.conf > /copy\n"),
+    )
+    .unwrap();
+    let out = env.path("tree");
+    let build = || {
+        let o = env.kiln(&[
+            "build",
+            "--progress=plain",
+            "-o",
+            &format!("type=local,dest={}", out.display()),
+            ctx.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    build();
+    let file = out.join("etc/app.conf");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "version one\n");
+    let meta = std::fs::symlink_metadata(&file).unwrap();
+    // BuildKit's http source: mode 0600, root-owned, mtime from Last-Modified.
+    assert_eq!(meta.mode() & 0o7777, 0o600);
+    assert_eq!(meta.mtime(), 1_445_412_480);
+    // Same content: the RUN after it is cached.
+    let run_cached = |log: &str| {
+        step_outcomes(log)
+            .iter()
+            .any(|(t, c)| t.contains("RUN cat /etc/app.conf") && *c)
+    };
+    let again = build();
+    assert!(run_cached(&again), "{again}");
+    // New content: the RUN runs again and sees it.
+    *body.lock().unwrap() = "version two\n".to_string();
+    let changed = build();
+    assert!(!run_cached(&changed), "{changed}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("copy")).unwrap(),
+        "version two\n"
+    );
+
+    // A wrong --checksum fails and names both digests.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM busybox\nADD --checksum=sha256:{} {url} /x\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let bad = env.kiln(&["build", "--progress=plain", ctx.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let err = stderr(&bad);
+    assert!(
+        err.contains("digest mismatch") && err.contains(&"0".repeat(64)),
+        "{err}"
+    );
+    // An unreachable URL names it and the status.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nADD http://127.0.0.1:9/nothing /x\n",
+    )
+    .unwrap();
+    let gone = env.kiln(&["build", "--progress=plain", ctx.to_str().unwrap()]);
+    assert!(!gone.status.success());
+    assert!(
+        stderr(&gone).contains("failed to load http://127.0.0.1:9/nothing"),
+        "{}",
+        stderr(&gone)
+    );
 }
 
 #[test]

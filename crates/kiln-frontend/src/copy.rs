@@ -316,7 +316,8 @@ impl Ctx<'_> {
                         filename: f.clone(),
                         perm: None,
                     },
-                    VertexMeta::named(name.clone()),
+                    // BuildKit names the download by its URL.
+                    VertexMeta::named(src.clone()),
                 );
                 actions = actions.copy(
                     &st,
