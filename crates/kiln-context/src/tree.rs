@@ -156,26 +156,6 @@ impl Tree {
             what: ".dockerignore",
             source,
         })?;
-        let includes = if opts.includes.is_empty() {
-            None
-        } else {
-            let matcher = PatternMatcher::new(&opts.includes).map_err(|source| Error::Pattern {
-                what: "include",
-                source,
-            })?;
-            // The same patterns as exceptions: `exception_may_match_below` then answers
-            // "may an include pattern match below this directory?".
-            let as_exceptions: Vec<String> = opts
-                .includes
-                .iter()
-                .map(|p| format!("!{}", p.trim_start_matches('!')))
-                .collect();
-            let below = PatternMatcher::new(&as_exceptions).map_err(|source| Error::Pattern {
-                what: "include",
-                source,
-            })?;
-            Some((matcher, below))
-        };
         let rootfd = rustix::fs::open(
             root,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -185,6 +165,34 @@ impl Tree {
             root: root.to_path_buf(),
             source: e.into(),
         })?;
+        // BuildKit's fsutil `FollowLinks`: a selected path that goes through symlinks also
+        // selects the links and, resolved inside the context, their targets.
+        let followed;
+        let includes_list = if opts.includes.is_empty() {
+            &opts.includes
+        } else {
+            followed = follow_links(root, &rootfd, &opts.includes)?;
+            &followed
+        };
+        let includes = if includes_list.is_empty() {
+            None
+        } else {
+            let matcher = PatternMatcher::new(includes_list).map_err(|source| Error::Pattern {
+                what: "include",
+                source,
+            })?;
+            // The same patterns as exceptions: `exception_may_match_below` then answers
+            // "may an include pattern match below this directory?".
+            let as_exceptions: Vec<String> = includes_list
+                .iter()
+                .map(|p| format!("!{}", p.trim_start_matches('!')))
+                .collect();
+            let below = PatternMatcher::new(&as_exceptions).map_err(|source| Error::Pattern {
+                what: "include",
+                source,
+            })?;
+            Some((matcher, below))
+        };
         let st = rustix::fs::fstat(&rootfd).map_err(|e| Error::OpenRoot {
             root: root.to_path_buf(),
             source: e.into(),
@@ -567,5 +575,206 @@ pub(crate) fn list_xattrs(fd: &OwnedFd) -> rustix::io::Result<Vec<String>> {
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Symlinks followed for one include path before giving up (a loop).
+const MAX_FOLLOWED_LINKS: usize = 255;
+
+/// fsutil's `FollowLinks`: the include paths plus, for every symlink met on the way to one
+/// (a wildcard in the last element of the way is matched against the directory's entries),
+/// the link itself and its target resolved lexically inside the context (`..` stops at the
+/// root, absolute targets start at it), followed again. Links are read fd-relative beneath
+/// the root; nothing outside it is looked at.
+fn follow_links(root_path: &Path, root: &OwnedFd, includes: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = includes.to_vec();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut todo: Vec<(Vec<String>, usize)> = includes
+        .iter()
+        .filter(|p| !p.starts_with('!'))
+        .map(|p| (clean_elems(p), 0))
+        .collect();
+    while let Some((elems, depth)) = todo.pop() {
+        for i in 0..elems.len() {
+            let current = &elems[..=i];
+            let key = current.join("/");
+            let targets = read_links(root_path, root, current)?;
+            if targets.is_empty() {
+                continue;
+            }
+            if !seen.insert(key.clone()) {
+                break;
+            }
+            out.push(key);
+            if depth >= MAX_FOLLOWED_LINKS {
+                return Err(Error::TooManyLinks {
+                    path: elems.join("/"),
+                });
+            }
+            for target in targets {
+                let mut next = target;
+                next.extend(elems[i + 1..].iter().cloned());
+                let next = clean_elems(&next.join("/"));
+                if next.is_empty() {
+                    // A link to the context root: the whole context is selected.
+                    return Ok(Vec::new());
+                }
+                out.push(next.join("/"));
+                todo.push((next, depth + 1));
+            }
+            break;
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The path elements of `p` cleaned as if rooted (`.`/empty dropped, `..` stops at the root).
+fn clean_elems(p: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in p.split('/') {
+        match e {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            e => out.push(e.to_string()),
+        }
+    }
+    out
+}
+
+/// The targets (as rooted, cleaned elements) of the symlink `elems` names, or of every
+/// symlink its wildcard last element matches; empty when it is no symlink or is missing.
+fn read_links(root_path: &Path, root: &OwnedFd, elems: &[String]) -> Result<Vec<Vec<String>>> {
+    let Some((name, parent)) = elems.split_last() else {
+        return Ok(Vec::new());
+    };
+    let dir = if parent.is_empty() {
+        ".".to_string()
+    } else {
+        parent.join("/")
+    };
+    let shown = elems.join("/");
+    let io = |op: &'static str| {
+        let path = shown.clone();
+        let root = root_path.to_path_buf();
+        move |e: Errno| Error::Io {
+            root,
+            path,
+            op,
+            source: e.into(),
+        }
+    };
+    let dfd = match rustix::fs::openat2(
+        root,
+        dir.as_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        BENEATH,
+    ) {
+        Ok(fd) => fd,
+        // Missing, not a directory, or through a symlink (a wildcard before it): nothing to
+        // follow here; the scan reports what is missing.
+        Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::XDEV) => return Ok(Vec::new()),
+        Err(e) => return Err(io("opening directory")(e)),
+    };
+    let names: Vec<Vec<u8>> = if crate::glob::contains_wildcards(name) {
+        let mut names = Vec::new();
+        for e in rustix::fs::Dir::read_from(&dfd).map_err(io("listing directory"))? {
+            let e = e.map_err(io("listing directory"))?;
+            let n = e.file_name().to_bytes();
+            if n == b"." || n == b".." {
+                continue;
+            }
+            let n_str = String::from_utf8_lossy(n);
+            if crate::glob::path_match(name, &n_str) == Some(true) {
+                names.push(n.to_vec());
+            }
+        }
+        names
+    } else {
+        vec![name.as_bytes().to_vec()]
+    };
+    let mut out = Vec::new();
+    for n in names {
+        match rustix::fs::readlinkat(&dfd, OsStr::from_bytes(&n), Vec::new()) {
+            Ok(target) => {
+                let target = String::from_utf8_lossy(target.as_bytes()).into_owned();
+                let joined = if target.starts_with('/') {
+                    target
+                } else {
+                    format!("{dir}/{target}")
+                };
+                out.push(clean_elems(&joined));
+            }
+            Err(Errno::INVAL | Errno::NOENT) => {}
+            Err(e) => return Err(io("reading symlink")(e)),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn include_paths_follow_links_inside_the_context() {
+        let outer = tempfile::tempdir().unwrap();
+        std::fs::create_dir(outer.path().join("outside")).unwrap();
+        std::fs::write(outer.path().join("outside/secret"), "host").unwrap();
+        let ctx = outer.path().join("ctx");
+        std::fs::create_dir_all(ctx.join("inside/sub")).unwrap();
+        std::fs::write(ctx.join("inside/real.txt"), "in").unwrap();
+        std::fs::write(ctx.join("inside/sub/f"), "in").unwrap();
+        std::fs::write(ctx.join("unrelated"), "no").unwrap();
+        std::os::unix::fs::symlink("/inside/real.txt", ctx.join("rooted")).unwrap();
+        std::os::unix::fs::symlink("inside", ctx.join("dirlink")).unwrap();
+        std::os::unix::fs::symlink("../outside", ctx.join("up")).unwrap();
+        std::os::unix::fs::symlink("/inside/sub", ctx.join("wild1")).unwrap();
+        let opts = ScanOptions {
+            excludes: vec![],
+            includes: vec![
+                "rooted".into(),
+                "dirlink/sub/f".into(),
+                "up/secret".into(),
+                "wild*".into(),
+            ],
+        };
+        let tree = Tree::scan(&ctx, &opts).unwrap();
+        for present in [
+            "rooted",
+            "inside/real.txt",
+            "dirlink",
+            "inside/sub/f",
+            "up",
+            "wild1",
+        ] {
+            assert!(tree.get(present).is_some(), "{present} is not selected");
+        }
+        assert!(tree.get("unrelated").is_none());
+        assert!(tree.get("outside").is_none() && tree.get("secret").is_none());
+        let followed =
+            follow_links(&ctx, &tree.root, &["up/secret".into(), "rooted".into()]).unwrap();
+        assert_eq!(
+            followed,
+            vec![
+                "inside/real.txt",
+                "outside/secret",
+                "rooted",
+                "up",
+                "up/secret"
+            ]
+        );
+        std::os::unix::fs::symlink("/", ctx.join("top")).unwrap();
+        let whole = follow_links(&ctx, &tree.root, &["top".into(), "rooted".into()]).unwrap();
+        assert!(
+            whole.is_empty(),
+            "a link to the root selects everything: {whole:?}"
+        );
     }
 }

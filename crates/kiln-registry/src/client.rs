@@ -262,9 +262,12 @@ fn header_digest(headers: &HeaderMap) -> Option<Digest> {
 }
 
 /// Runs `attempt` on each endpoint in turn (mirrors, then the registry itself): the first
-/// success wins. When all fail, the registry's own answer is the error, since it is the
-/// authority on the image (a mirror that is down or lacks the image only costs a try; the
-/// failures of mirrors are logged at debug level).
+/// success wins. When all fail, the error is the last answer a host gave: the registry's own
+/// when it answered, since it is the authority on the image (a mirror that is down or lacks
+/// the image only costs a try; the failures of mirrors are logged at debug level). When the
+/// registry could not be reached at all (no network to Docker Hub, a dead proxy), a mirror's
+/// answer (`not found`, `denied`...) is the error rather than the connection failure, as
+/// containerd's resolver ranks an HTTP answer above a failed connection.
 async fn first_success<T, F, Fut>(
     endpoints: &[Arc<Endpoint>],
     mut attempt: F,
@@ -273,17 +276,38 @@ where
     F: FnMut(Arc<Endpoint>) -> Fut,
     Fut: std::future::Future<Output = Result<T, ErrorKind>>,
 {
-    let mut last: Option<ErrorKind> = None;
+    let mut errors: Vec<ErrorKind> = Vec::new();
     for ep in endpoints {
         match attempt(ep.clone()).await {
             Ok(v) => return Ok(v),
             Err(e) => {
                 tracing::debug!(host = %ep.host(), error = %e, "trying the next host");
-                last = Some(e);
+                errors.push(e);
             }
         }
     }
-    Err(last.unwrap_or_else(|| ErrorKind::InvalidInput("no registry host to contact".to_string())))
+    Err(pick_error(errors))
+}
+
+/// Whether an error means the host never answered (so it says nothing about the image).
+fn unreachable(e: &ErrorKind) -> bool {
+    matches!(
+        e,
+        ErrorKind::Connect { .. } | ErrorKind::Tls { .. } | ErrorKind::Timeout { .. }
+    )
+}
+
+/// The error to report after every host failed, in the order tried: the last answer, else the
+/// last failure (see [`first_success`]).
+fn pick_error(mut errors: Vec<ErrorKind>) -> ErrorKind {
+    let at = errors
+        .iter()
+        .rposition(|e| !unreachable(e))
+        .or_else(|| errors.len().checked_sub(1));
+    match at {
+        Some(i) => errors.swap_remove(i),
+        None => ErrorKind::InvalidInput("no registry host to contact".to_string()),
+    }
 }
 
 impl Client {
@@ -537,7 +561,7 @@ impl Client {
         reference: &Reference,
         desc: &Descriptor,
     ) -> Result<BlobReader, Error> {
-        let target = format!("{}@{}", reference.name(), desc.digest);
+        let target = blob_target(reference, desc);
         let err = |k| Error::new(Operation::Pull, target.clone(), k);
         let domain = reference.domain().to_string();
         let eps = self.endpoints(&domain, false).map_err(err)?;
@@ -587,7 +611,7 @@ impl Client {
         if desc.size > limit {
             return Err(Error::new(
                 Operation::Pull,
-                format!("{}@{}", reference.name(), desc.digest),
+                blob_target(reference, desc),
                 ErrorKind::TooLarge {
                     host: reference.domain().to_string(),
                     limit,
@@ -1080,6 +1104,20 @@ fn descriptor(media_type: String, digest: Digest, size: u64) -> Descriptor {
     }
 }
 
+/// How a blob is named in errors: `layer sha256:... of registry/repo` (`config`, or `blob`
+/// when the media type says neither), so the message says which part of which image failed.
+fn blob_target(reference: &Reference, desc: &Descriptor) -> String {
+    let mt = desc.media_type.as_str();
+    let what = if mt.contains("config") {
+        "config"
+    } else if mt.contains("layer") || mt.contains("rootfs") {
+        "layer"
+    } else {
+        "blob"
+    };
+    format!("{what} {} of {}", desc.digest, reference.name())
+}
+
 fn verify(data: &[u8], desc: &Descriptor, host: &str) -> Result<(), ErrorKind> {
     let mut v = Verifier::new(&desc.digest, desc.size);
     v.update(data)
@@ -1134,6 +1172,27 @@ mod tests {
             with_default_tag(&r).to_string(),
             "docker.io/library/busybox:1"
         );
+    }
+
+    #[test]
+    fn an_answer_beats_an_unreachable_registry() {
+        let connect = |host: &str| ErrorKind::Connect {
+            url: format!("https://{host}/v2/"),
+            reason: "connection refused".into(),
+            hint: "is a registry listening?".into(),
+        };
+        let answer = |what: &str| ErrorKind::InvalidInput(what.to_string());
+        // Mirror not found, origin unreachable: the mirror's answer.
+        let e = pick_error(vec![answer("mirror"), connect("registry-1.docker.io")]);
+        assert_eq!(e.to_string(), "mirror");
+        // Both answered: the origin's, the authority.
+        let e = pick_error(vec![answer("mirror"), answer("origin")]);
+        assert_eq!(e.to_string(), "origin");
+        // Nobody answered: the origin's failure.
+        let e = pick_error(vec![connect("mirror"), connect("origin")]);
+        assert!(e.to_string().contains("https://origin/v2/"), "{e}");
+        let e = pick_error(Vec::new());
+        assert_eq!(e.to_string(), "no registry host to contact");
     }
 
     #[test]

@@ -447,7 +447,7 @@ async fn corrupt_content_is_rejected() {
     let text = err.to_string();
     assert!(
         text.starts_with(&format!(
-            "pulling {host}/corrupt@{}: content from {host} does not match its digest",
+            "pulling layer {} of {host}/corrupt: content from {host} does not match its digest",
             image.layer_desc.digest
         )),
         "{text}"

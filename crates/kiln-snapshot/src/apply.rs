@@ -61,6 +61,9 @@ pub struct ApplyStats {
 
 const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 
+/// Symlinks followed while resolving one path before giving up (Linux's own limit).
+const MAX_LINKS: u32 = 40;
+
 /// Extracts the uncompressed layer tar `layer` onto the directory `root`.
 ///
 /// On error the root may hold part of the layer; callers apply into a fresh snapshot and
@@ -170,6 +173,11 @@ impl Applier {
             }
             Err(e) => return Err(entry_err(shown, "opening parent directory")(e)),
         }
+        // Some component is missing. Symlinks on the way (a layer may make `a -> ../../x` and
+        // then `a/b`) are resolved inside the root first, like containerd's `fs.RootPath`
+        // before `mkparent`: the directories are created where the links lead, beneath the
+        // root, never on top of a link.
+        let comps = &self.resolve_in_root(comps, shown)?;
         let mut cur = rustix::fs::openat2(&self.root, ".", flags, Mode::empty(), RESOLVE)
             .map_err(entry_err(shown, "opening root"))?;
         for i in 0..comps.len() {
@@ -191,6 +199,61 @@ impl Applier {
             cur = next;
         }
         Ok(Some(cur))
+    }
+
+    /// Resolves every symlink in `comps` lexically inside the root (`..` stops at the root,
+    /// absolute targets restart there), reading links fd-relative; components from the first
+    /// missing one on are kept as they are. The result names no symlink.
+    fn resolve_in_root(&self, comps: &[String], shown: &str) -> Result<Vec<String>> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut todo: Vec<String> = comps.iter().rev().cloned().collect();
+        let mut out: Vec<String> = Vec::new();
+        let mut links = 0u32;
+        let mut missing = false;
+        while let Some(c) = todo.pop() {
+            match c.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    out.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            if missing {
+                out.push(c);
+                continue;
+            }
+            let dir = if out.is_empty() {
+                ".".to_owned()
+            } else {
+                out.join("/")
+            };
+            let dfd = rustix::fs::openat2(&self.root, &dir, flags, Mode::empty(), RESOLVE)
+                .map_err(entry_err(shown, "opening parent directory"))?;
+            match rustix::fs::readlinkat(&dfd, c.as_str(), Vec::new()) {
+                Ok(target) => {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(bad(shown, "too many levels of symbolic links"));
+                    }
+                    let target = target.into_bytes();
+                    let target = std::str::from_utf8(&target)
+                        .map_err(|_| bad(shown, "a symlink on its path is not UTF-8"))?;
+                    if target.starts_with('/') {
+                        out.clear();
+                    }
+                    todo.extend(target.split('/').rev().map(str::to_owned));
+                }
+                // Not a symlink: a directory (or a file, refused when opened as one).
+                Err(Errno::INVAL) => out.push(c),
+                Err(Errno::NOENT) => {
+                    missing = true;
+                    out.push(c);
+                }
+                Err(e) => return Err(entry_err(shown, "reading symlink")(e)),
+            }
+        }
+        Ok(out)
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
@@ -525,6 +588,64 @@ mod tests {
         );
         assert_eq!(c("a/../../b"), (vec!["b".to_owned()], true));
         assert_eq!(c("./"), (vec![], false));
+    }
+
+    fn layer(entries: &[(&str, EntryType, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, arg) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(0o644);
+            h.set_mtime(1);
+            h.set_uid(0);
+            h.set_gid(0);
+            let body = if *kind == EntryType::Regular {
+                arg.as_bytes()
+            } else {
+                b""
+            };
+            h.set_size(body.len() as u64);
+            // Raw names: the builder's helpers refuse `..`.
+            let raw = &mut h.as_old_mut().name;
+            raw[..name.len()].copy_from_slice(name.as_bytes());
+            if *kind == EntryType::Symlink {
+                let raw = &mut h.as_old_mut().linkname;
+                raw[..arg.len()].copy_from_slice(arg.as_bytes());
+            }
+            h.set_cksum();
+            b.append(&h, body).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn parents_through_symlinks_stay_in_the_root() {
+        let outer = tempfile::tempdir().unwrap();
+        let root = outer.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let tar = layer(&[
+            ("../escape", EntryType::Regular, "contained\n"),
+            ("out", EntryType::Symlink, "../../../../../../../outside"),
+            ("out/deeper/pwned", EntryType::Regular, "beneath the link\n"),
+            ("abs", EntryType::Symlink, "/etc/far"),
+            ("abs/x", EntryType::Regular, "absolute link\n"),
+        ]);
+        apply_layer(&root, tar.as_slice(), &ApplyOptions::default()).unwrap();
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+        assert_eq!(read("escape"), "contained\n");
+        assert_eq!(read("outside/deeper/pwned"), "beneath the link\n");
+        assert_eq!(read("etc/far/x"), "absolute link\n");
+        assert!(
+            std::fs::symlink_metadata(root.join("out"))
+                .unwrap()
+                .is_symlink()
+        );
+        let mut outer_names: Vec<_> = std::fs::read_dir(outer.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        outer_names.sort();
+        assert_eq!(outer_names, vec![std::ffi::OsString::from("root")]);
     }
 
     #[test]
