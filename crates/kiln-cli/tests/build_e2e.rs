@@ -217,7 +217,7 @@ fn build_export_cache_and_failure() {
     let excerpt = err.find("Dockerfile.fail:2").expect("excerpt header");
     let error = err
         .find(
-            "ERROR: failed to solve: process \"/bin/sh -c exit 3\" did not complete \
+            "ERROR: failed to build: failed to solve: process \"/bin/sh -c exit 3\" did not complete \
              successfully: exit code: 3",
         )
         .expect("ERROR line");

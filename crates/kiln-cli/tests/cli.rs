@@ -382,7 +382,7 @@ fn broken_dockerfile_in_a_build_shows_the_excerpt_above_the_error() {
     let excerpt = err.find("Dockerfile:3\n").expect(&err);
     let marker = err.find("   3 | >>> COPPY a b\n").expect(&err);
     let error = err
-        .find("ERROR: dockerfile parse error on line 3: unknown instruction: COPPY (did you mean COPY?)")
+        .find("ERROR: failed to build: failed to solve: dockerfile parse error on line 3: unknown instruction: COPPY (did you mean COPY?)")
         .expect(&err);
     assert!(excerpt < marker && marker < error, "{err}");
     assert!(!err.contains("not implemented"), "{err}");
@@ -422,7 +422,7 @@ fn missing_copy_source_names_the_path_and_the_dockerignore() {
     assert!(err.contains("Dockerfile:2\n"), "{err}");
     assert!(
         err.contains(
-            "ERROR: failed to solve: computing the cache key of [1/1] COPY missing.txt /: \
+            "ERROR: failed to build: failed to solve: computing the cache key of [1/1] COPY missing.txt /: \
              \"/missing.txt\": not found"
         ),
         "{err}"

@@ -885,7 +885,7 @@ impl Ctx<'_> {
             .map_err(|message| {
                 Error::from(ErrorKind::Resolve {
                     reference: base_name.clone(),
-                    message,
+                    message: format!("failed to resolve source metadata for {named}: {message}"),
                 })
                 .at(location)
             })?;

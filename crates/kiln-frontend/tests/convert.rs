@@ -399,7 +399,11 @@ fn errors_name_the_line() {
             "cannot copy from stage \"later\", it needs to be defined before current stage \"stage-0\"",
             2,
         ),
-        ("FROM missing/image\n", "missing/image: not found", 1),
+        (
+            "FROM missing/image\n",
+            "missing/image: failed to resolve source metadata for docker.io/missing/image:latest: not found",
+            1,
+        ),
         (
             "FROM busybox\nSTOPSIGNAL SIGBOGUS\n",
             "invalid signal: SIGBOGUS",

@@ -189,6 +189,17 @@ fn print_failure(err: &kiln_builder::Error, inputs: &Inputs) {
     }
 }
 
+/// How buildx words a failed build: everything the builder did ran inside BuildKit's solve
+/// (`failed to build: failed to solve: <cause>`).
+fn build_error_message(err: &kiln_builder::Error) -> String {
+    let msg = err.to_string();
+    if msg.starts_with("failed to solve: ") {
+        format!("failed to build: {msg}")
+    } else {
+        format!("failed to build: failed to solve: {msg}")
+    }
+}
+
 fn write_file(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, data).with_context(|| format!("writing {}", path.display()))
 }
@@ -276,7 +287,7 @@ pub fn run(opts: &BuildOptions, inputs: &Inputs, global: &GlobalArgs) -> anyhow:
         Ok(r) => r,
         Err(e) => {
             print_failure(&e, inputs);
-            return Err(anyhow::anyhow!("{e}"));
+            return Err(anyhow::anyhow!("{}", build_error_message(&e)));
         }
     };
     if let (Some(p), Some(id)) = (&opts.iidfile, &result.image_id) {
