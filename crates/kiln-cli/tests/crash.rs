@@ -458,10 +458,12 @@ fn kill_mid_export_then_rebuild() {
     )
     .unwrap();
     let started = Instant::now();
+    // The exporting vertex starts before the layers are diffed and compressed; its `exporting
+    // config` status comes before the archive is written.
     let points = [
-        ("exporting layers", 0u64),
-        ("exporting layers", 600),
-        ("exporting to oci image format", 0),
+        ("exporting to oci image format", 0u64),
+        ("exporting to oci image format", 600),
+        ("exporting config", 0),
     ];
     for (i, (marker, delay_ms)) in points.into_iter().enumerate() {
         let what = format!("{test} #{i} (+{delay_ms} ms after `{marker}`)");
