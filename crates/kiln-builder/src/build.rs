@@ -313,7 +313,8 @@ impl Builder {
             return Ok(result);
         }
         let epoch = convs.iter().find_map(|c| c.epoch);
-        let mut images: Option<Vec<PlatformImage>> = None;
+        // The image's layers, per compression the outputs ask for (new layers are made in it).
+        let mut images: Vec<(kiln_exporter::Compression, Vec<PlatformImage>)> = Vec::new();
         for (i, out) in req.outputs.iter().enumerate() {
             let step = Step::start(
                 progress,
@@ -321,27 +322,38 @@ impl Builder {
                 &format!("{lease}:export:{i}"),
             );
             let done = async {
-                if export::needs_image(out) && images.is_none() {
+                let compression = out.compression.compression;
+                if export::needs_image(out) && !images.iter().any(|(c, _)| *c == compression) {
                     let started = SystemTime::now();
                     let mut made = Vec::with_capacity(convs.len());
                     for (conv, root) in convs.iter().zip(&roots) {
-                        let layers =
-                            crate::layers::layers_for(self.worker(), root.as_ref(), epoch, lease)
-                                .await?;
+                        let layers = crate::layers::layers_for(
+                            self.worker(),
+                            root.as_ref(),
+                            epoch,
+                            lease,
+                            &out.compression,
+                        )
+                        .await?;
                         made.push(PlatformImage {
                             platform: conv.platform.clone(),
                             config: serde_json::to_vec(&conv.image).unwrap_or_default(),
                             layers,
                         });
                     }
-                    images = Some(made);
+                    images.push((compression, made));
                     step.status("exporting layers", 0, started);
                 }
+                let image = images
+                    .iter()
+                    .find(|(c, _)| *c == compression)
+                    .map(|(_, i)| i.as_slice())
+                    .unwrap_or_default();
                 export::run_output(
                     self.worker(),
                     &step,
                     out,
-                    images.as_deref().unwrap_or_default(),
+                    image,
                     convs,
                     &roots,
                     epoch,

@@ -620,10 +620,6 @@ fn media_types_and_forced_compression() {
 /// layers keep their blobs), as BuildKit's `GetRemotes` does; `compression-level` reaches the
 /// encoder (gzip's XFL header byte: 2 for level 9, 4 for level 1, as Go and zlib write it).
 #[test]
-#[ignore = "kiln-builder compresses new layers with the default gzip once (layers.rs \
-            diff_and_index) and kiln-exporter::convert_layer keeps them without \
-            force-compression: compression=zstd|uncompressed and compression-level do not \
-            reach the build's own layers"]
 fn compression_of_new_layers() {
     let test = "kiln build compression of new layers";
     let Some(env) = build_env(test) else {
@@ -1355,9 +1351,6 @@ fn user_and_group_from_the_image() {
 /// blobs (busybox recompressed with zstd): the export needs the zstd blob, which BuildKit
 /// fetches lazily; kiln must not point the layer at a blob it never downloaded.
 #[test]
-#[ignore = "kiln-worker's pull skips downloading layers whose snapshot exists (same chain ID) \
-            and kiln-builder's layers::index_pulled still re-points `layer:<chain ID>` at the \
-            new, absent blob: the export fails with `blob sha256:…: not found`"]
 fn same_layers_other_blobs() {
     let test = "kiln build same layers, other blobs";
     let Some(env) = build_env(test) else {

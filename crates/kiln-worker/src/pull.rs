@@ -40,7 +40,7 @@ pub struct PulledLayer {
 /// What a pull did, for progress output and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PullStats {
-    /// Layer blobs downloaded (not already in the store, not needed because unpacked).
+    /// Layer blobs downloaded (those not already in the store).
     pub downloaded: usize,
     /// Layers unpacked into new snapshots.
     pub unpacked: usize,
@@ -330,7 +330,10 @@ impl Worker {
         }
         let mut stats = PullStats::default();
         let missing = &layers[have..];
-        let downloads = missing
+        // Every blob the image names is fetched unless the store has it, also for layers whose
+        // snapshot exists (the same content pulled before, maybe in another compression): the
+        // image's own blobs are what an export of it refers to.
+        let downloads = layers
             .iter()
             .map(|l| self.fetch_blob(&img.reference, image, &l.descriptor, lease, observer));
         let fetched = futures_util::future::try_join_all(downloads).await?;
