@@ -67,12 +67,13 @@ async fn commit(
     images: &[PlatformImage],
     epoch: Option<i64>,
     lease: &str,
-    default_oci: bool,
 ) -> Result<CommittedImage> {
     let store = worker.store().clone();
     let mut images = images.to_vec();
     let opts = ImageOptions {
-        oci_mediatypes: o.oci_mediatypes.unwrap_or(default_oci),
+        // Current BuildKit defaults every image exporter, the Docker tarball included, to OCI
+        // media types (moby/buildkit#6824, #6844).
+        oci_mediatypes: o.oci_mediatypes.unwrap_or(true),
         annotations: o.annotations.clone(),
         epoch: o
             .epoch
@@ -148,7 +149,7 @@ pub(crate) async fn run_output(
                         .into(),
                 ));
             }
-            let image = commit(worker, step, o, images, epoch, lease, oci).await?;
+            let image = commit(worker, step, o, images, epoch, lease).await?;
             let created = o
                 .epoch
                 .or_else(|| epoch.and_then(|e| OffsetDateTime::from_unix_timestamp(e).ok()))
@@ -214,8 +215,7 @@ pub(crate) async fn run_output(
             record_result(result, &image, &o.names)
         }
         OutputKind::Image | OutputKind::Registry => {
-            // Current BuildKit's image exporter defaults to OCI media types.
-            let image = commit(worker, step, o, images, epoch, lease, true).await?;
+            let image = commit(worker, step, o, images, epoch, lease).await?;
             let store = worker.store().clone();
             let names = o.names.clone();
             let img = image.clone();

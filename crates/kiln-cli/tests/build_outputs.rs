@@ -535,21 +535,23 @@ fn media_types_and_forced_compression() {
     std::fs::create_dir_all(&scratch).unwrap();
     // (name, output type, attributes, manifest type, config type, every layer's type)
     let cases = [
+        // Current BuildKit (moby/buildkit#6824, #6844) defaults every image exporter, the
+        // Docker tarball included, to OCI media types; oci-mediatypes=false gives Docker's.
         (
             "docker-default",
             "docker",
             "",
-            DOCKER_MANIFEST,
-            DOCKER_CONFIG,
-            DOCKER_LAYER_GZIP,
-        ),
-        (
-            "docker-oci",
-            "docker",
-            ",oci-mediatypes=true",
             OCI_MANIFEST,
             OCI_CONFIG,
             OCI_LAYER_GZIP,
+        ),
+        (
+            "docker-docker-types",
+            "docker",
+            ",oci-mediatypes=false",
+            DOCKER_MANIFEST,
+            DOCKER_CONFIG,
+            DOCKER_LAYER_GZIP,
         ),
         (
             "oci-default",
@@ -586,7 +588,7 @@ fn media_types_and_forced_compression() {
         (
             "uncompressed-docker-forced",
             "docker",
-            ",compression=uncompressed,force-compression=true",
+            ",oci-mediatypes=false,compression=uncompressed,force-compression=true",
             DOCKER_MANIFEST,
             DOCKER_CONFIG,
             DOCKER_LAYER,
