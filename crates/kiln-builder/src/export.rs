@@ -167,7 +167,7 @@ pub(crate) async fn run_output(
             let img = image.clone();
             if !oci && o.dest.is_none() {
                 // `--load`: into the Docker engine (buildx shows it as its own vertex).
-                let socket = kiln_exporter::default_docker_socket();
+                let socket = kiln_exporter::docker_socket()?;
                 let started = SystemTime::now();
                 let importing = Step::start(
                     step.sender(),

@@ -16,20 +16,42 @@ use crate::error::{Error, Result};
 use crate::image::CommittedImage;
 use crate::layout::{LayoutKind, LayoutOptions, write_layout_tar};
 
-/// The engine socket: `DOCKER_HOST` when it is `unix://…`, else `/var/run/docker.sock`.
-pub fn default_docker_socket() -> PathBuf {
-    match std::env::var("DOCKER_HOST") {
-        Ok(host) if host.starts_with("unix://") => PathBuf::from(&host["unix://".len()..]),
-        _ => PathBuf::from("/var/run/docker.sock"),
+/// The engine socket `--load` uses: `DOCKER_HOST` when set (only `unix://…` is supported: a
+/// `tcp://` or `ssh://` engine is an error rather than a silent fallback to another engine),
+/// else `/var/run/docker.sock`.
+pub fn docker_socket() -> Result<PathBuf> {
+    socket_from(std::env::var("DOCKER_HOST").ok().as_deref())
+}
+
+fn socket_from(docker_host: Option<&str>) -> Result<PathBuf> {
+    match docker_host.map(str::trim).filter(|h| !h.is_empty()) {
+        None => Ok(PathBuf::from("/var/run/docker.sock")),
+        Some(host) => match host.strip_prefix("unix://") {
+            Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+            _ => Err(Error::UnsupportedDockerHost {
+                host: host.to_string(),
+            }),
+        },
     }
+}
+
+/// Checks that an engine listens on `socket`, so that `--load` fails before the build rather
+/// than after it.
+pub fn check_docker_engine(socket: &Path) -> Result<()> {
+    UnixStream::connect(socket)
+        .map(drop)
+        .map_err(|reason| Error::NoDockerEngine {
+            socket: socket.to_path_buf(),
+            reason,
+        })
 }
 
 /// Loads the Docker image tarball at `tarball` into the engine at `socket`; returns the engine's
 /// messages (`Loaded image: app:1`).
 pub fn load_into_docker(socket: &Path, tarball: &Path) -> Result<Vec<String>> {
-    let mut stream = UnixStream::connect(socket).map_err(|source| Error::NoDockerEngine {
+    let mut stream = UnixStream::connect(socket).map_err(|reason| Error::NoDockerEngine {
         socket: socket.to_path_buf(),
-        source,
+        reason,
     })?;
     let mut file = File::open(tarball).map_err(|e| Error::io("opening", tarball, e))?;
     let len = file
@@ -127,12 +149,7 @@ pub fn load_image(
     opts: &LayoutOptions,
     socket: &Path,
 ) -> Result<Vec<String>> {
-    drop(
-        UnixStream::connect(socket).map_err(|source| Error::NoDockerEngine {
-            socket: socket.to_path_buf(),
-            source,
-        })?,
-    );
+    check_docker_engine(socket)?;
     let opts = LayoutOptions {
         kind: LayoutKind::Docker,
         ..opts.clone()
@@ -154,5 +171,44 @@ struct TempPath(PathBuf);
 impl Drop for TempPath {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_host_selects_the_socket() {
+        assert_eq!(
+            socket_from(None).unwrap(),
+            PathBuf::from("/var/run/docker.sock")
+        );
+        assert_eq!(
+            socket_from(Some("")).unwrap(),
+            PathBuf::from("/var/run/docker.sock")
+        );
+        assert_eq!(
+            socket_from(Some("unix:///tmp/d.sock")).unwrap(),
+            PathBuf::from("/tmp/d.sock")
+        );
+        let err = socket_from(Some("tcp://10.0.0.1:2375"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("DOCKER_HOST=tcp://10.0.0.1:2375 is not supported"),
+            "{err}"
+        );
+        assert!(err.contains("type=docker,dest="), "{err}");
+    }
+
+    #[test]
+    fn a_missing_engine_is_reported_with_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_docker_engine(&dir.path().join("docker.sock"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("docker.sock"), "{err}");
+        assert!(err.contains("-o type=docker,dest="), "{err}");
     }
 }

@@ -80,15 +80,26 @@ pub enum Error {
 
     /// No Docker engine answers on the socket used by `--load`.
     #[error(
-        "cannot load the image into Docker: no Docker engine at {}: {source}; \
+        "cannot load the image into Docker: no Docker engine at {}: {reason}; \
          export a tarball instead with -o type=docker,dest=image.tar and run `docker load -i image.tar`",
         socket.display()
     )]
     NoDockerEngine {
         /// The socket path tried.
         socket: PathBuf,
-        /// The connection error.
-        source: io::Error,
+        /// The connection error (part of the message, not a source: printed once).
+        reason: io::Error,
+    },
+
+    /// `DOCKER_HOST` names an engine kiln cannot load into (not a unix socket).
+    #[error(
+        "DOCKER_HOST={host} is not supported by --load: kiln loads images through the engine's \
+         unix socket (unix:///path); export a tarball instead with -o type=docker,dest=image.tar \
+         and run `docker load -i image.tar`"
+    )]
+    UnsupportedDockerHost {
+        /// The `DOCKER_HOST` value.
+        host: String,
     },
 
     /// The Docker engine refused the image.

@@ -52,7 +52,7 @@ pub use compression::{
     Compression, CompressionConfig, Layer, compress_layer, convert_layer, open_uncompressed,
 };
 pub use dest::{AtomicFile, Destination};
-pub use docker::{default_docker_socket, load_image, load_into_docker};
+pub use docker::{check_docker_engine, docker_socket, load_image, load_into_docker};
 pub use error::{Error, Result};
 pub use image::{
     BlobDescriptor, CommittedImage, CommittedManifest, ImageOptions, PlatformImage, WirePlatform,

@@ -207,6 +207,15 @@ fn write_file(path: &Path, data: &[u8]) -> anyhow::Result<()> {
 /// Runs a normal build.
 pub fn run(opts: &BuildOptions, inputs: &Inputs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let req = request(opts, inputs)?;
+    // `--load` needs a running engine: find out before building, not after.
+    if req
+        .outputs
+        .iter()
+        .any(|o| o.kind == kiln_exporter::OutputKind::Docker && o.dest.is_none())
+    {
+        let socket = kiln_exporter::docker_socket()?;
+        kiln_exporter::check_docker_engine(&socket)?;
+    }
     let mode = printer_mode(opts.progress)?;
     if req.outputs.is_empty() && !opts.no_default_load {
         let mut stderr = io::stderr().lock();
