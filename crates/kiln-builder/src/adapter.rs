@@ -402,17 +402,13 @@ impl OpHandler for LocalHandler {
                 .filter(|n| n.meta.kind == kiln_context::Kind::File)
                 .map(|n| n.meta.size)
                 .sum();
-            let now = op.clock.now();
-            op.progress.status(kiln_progress::VertexStatus {
-                id: "transferring context:".into(),
-                vertex: op.digest.to_string(),
-                name: String::new(),
-                total: 0,
-                current: i64::try_from(bytes).unwrap_or(i64::MAX),
-                timestamp: now,
-                started: Some(started),
-                completed: Some(now),
-            });
+            op.progress.status(crate::progress::finished_status(
+                &op.digest.to_string(),
+                "transferring context:",
+                bytes,
+                started,
+                op.clock.now(),
+            ));
             Ok(vec![refs::local_ref(
                 &self.common.shared.session(),
                 &self.name,

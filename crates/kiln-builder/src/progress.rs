@@ -35,17 +35,13 @@ impl<'a> Step<'a> {
     /// to …`; with `bytes`, `transferring dockerfile:` that printers show as `… 94B`): printed
     /// with `done`.
     pub(crate) fn status(&self, id: &str, bytes: u64, started: SystemTime) {
-        let now = SystemTime::now();
-        self.progress.status(VertexStatus {
-            id: id.to_string(),
-            vertex: self.vertex.digest.clone(),
-            name: String::new(),
-            total: 0,
-            current: i64::try_from(bytes).unwrap_or(i64::MAX),
-            timestamp: now,
-            started: Some(started),
-            completed: Some(now),
-        });
+        self.progress.status(finished_status(
+            &self.vertex.digest,
+            id,
+            bytes,
+            started,
+            SystemTime::now(),
+        ));
     }
 
     /// Where the vertex's records go.
@@ -64,6 +60,26 @@ impl<'a> Step<'a> {
         self.vertex.completed = Some(SystemTime::now());
         self.vertex.error = Some(error.to_string());
         self.progress.vertex(self.vertex);
+    }
+}
+
+/// A sub-status `id` of `vertex` that ran from `started` to `now`, with a byte count (0: none).
+pub(crate) fn finished_status(
+    vertex: &str,
+    id: &str,
+    bytes: u64,
+    started: SystemTime,
+    now: SystemTime,
+) -> VertexStatus {
+    VertexStatus {
+        id: id.to_string(),
+        vertex: vertex.to_string(),
+        name: String::new(),
+        total: 0,
+        current: i64::try_from(bytes).unwrap_or(i64::MAX),
+        timestamp: now,
+        started: Some(started),
+        completed: Some(now),
     }
 }
 
