@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod inputs;
+pub mod logging;
 pub mod options;
 pub mod resolver;
 
@@ -32,6 +33,7 @@ where
         Err(e) => return cli::report_parse_error(&e, &args),
     };
     let debug = cli.global.debug;
+    logging::init(debug);
     match commands::dispatch(cli, &matches) {
         Ok(code) => code,
         Err(err) => error::report(&err, debug),

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 mod common;
 
-use common::{BuildEnv, build_env, kiln_command, stderr};
+use common::{BuildEnv, build_env, kiln_command, skopeo_oci_manifest, stderr, verify_store_blobs};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -288,49 +288,16 @@ fn assert_store_usable(env: &BuildEnv, label: &str) {
         stderr(&out)
     );
     assert_valid_oci(&out_tar);
-    assert_store_blobs_verified(&env.path("root"));
+    verify_store_blobs(&env.path("root"));
 }
 
 /// `skopeo inspect --raw` accepts the OCI archive and its manifest has layers.
 fn assert_valid_oci(out_tar: &Path) {
-    let raw = Command::new("skopeo")
-        .args(["inspect", "--raw"])
-        .arg(format!("oci-archive:{}", out_tar.display()))
-        .output()
-        .unwrap();
-    assert!(
-        raw.status.success(),
-        "skopeo inspect {}: {}",
-        out_tar.display(),
-        String::from_utf8_lossy(&raw.stderr)
-    );
-    let manifest: Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let manifest = skopeo_oci_manifest("the build after bad input", out_tar);
     assert!(
         manifest["layers"].as_array().is_some_and(|l| !l.is_empty()),
         "{manifest}"
     );
-}
-
-/// Every blob in the kiln content store matches the digest it is stored under: no bad bytes
-/// from the registry were kept.
-fn assert_store_blobs_verified(root: &Path) {
-    let dir = root.join("content/blobs/sha256");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return;
-    };
-    for e in entries {
-        let e = e.unwrap();
-        if !e.file_type().unwrap().is_file() {
-            continue;
-        }
-        let name = e.file_name().to_string_lossy().into_owned();
-        let data = std::fs::read(e.path()).unwrap();
-        assert_eq!(
-            sha256_hex(&data),
-            name,
-            "the content store keeps a blob whose bytes do not match its digest"
-        );
-    }
 }
 
 /// Every path under `dir` (not following symlinks) whose file name is `name`.
@@ -446,7 +413,7 @@ fn corrupt_layer_blob_is_rejected_and_store_stays_usable() {
         "corrupt layer: stderr does not say the content does not match its digest:\n{err}"
     );
     assert!(!out_tar.exists(), "a failed build wrote its output");
-    assert_store_blobs_verified(&env.path("root"));
+    verify_store_blobs(&env.path("root"));
 
     // The registry is repaired: the same build, same root, pulls again and succeeds.
     std::fs::write(&path, &good).unwrap();
@@ -963,5 +930,5 @@ fn run_filling_the_disk_fails_and_space_is_given_back() {
     assert_valid_oci(&out_tar);
     let t = tree(&out_tar);
     assert!(t.contains_key("small"), "{:?}", t.keys());
-    assert_store_blobs_verified(&root);
+    verify_store_blobs(&root);
 }

@@ -810,6 +810,21 @@ fn load_into_docker() {
     assert!(err.contains(path_str(&missing)), "{err}");
     assert!(err.contains("-o type=docker,dest="), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+    // Found out before building, not after.
+    assert!(!err.contains("load build definition"), "{err}");
+    // An engine kiln cannot reach through a unix socket is refused, not replaced by another.
+    let out = run_logged(
+        kiln_cmd(&env)
+            .args(["build", "--progress=plain", "--load", "-t", "loadtest:1"])
+            .arg(&ctx)
+            .env("DOCKER_HOST", "tcp://127.0.0.1:9"),
+    );
+    assert!(!out.status.success(), "--load to a tcp:// engine succeeded");
+    let err = stderr(&out);
+    assert!(
+        err.contains("DOCKER_HOST=tcp://127.0.0.1:9 is not supported by --load"),
+        "{err}"
+    );
 
     let Some(dockerd) = Dockerd::start(test) else {
         return;

@@ -7,42 +7,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use kiln_testkit::images::{busybox_reference, or_skip, push_recorded_busybox, write_kiln_config};
-use kiln_testkit::registry::{RegistryOptions, TestRegistry};
 use kiln_testkit::say;
-use sha2::{Digest, Sha256};
+
+mod common;
+
+use common::{BuildEnv, build_env, dir_names, skopeo_oci_manifest, verify_store_blobs};
 
 /// The tests kill builds at chosen moments: one at a time, so they do not skew each other's
 /// timing on a small machine.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn can_run(test: &str) -> bool {
-    let uid = Command::new("id").arg("-u").output().ok();
-    let root = uid.is_some_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let missing = ["/usr/sbin/runc", "/usr/bin/skopeo"]
-        .into_iter()
-        .find(|p| !Path::new(p).exists());
-    let why = match (root, missing) {
-        (false, _) => Some("not running as root".to_string()),
-        (true, Some(p)) => Some(format!("{p} is missing")),
-        _ => None,
-    };
-    if let Some(why) = why {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "{test}: {why}"
-        );
-        say(&format!("{test}: skipped ({why})"));
-        return false;
-    }
-    true
-}
 
 /// A process identified by pid and start time (so a reused pid is not mistaken for it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,35 +55,23 @@ impl Proc {
 }
 
 struct Env {
-    _registry: TestRegistry,
-    dir: tempfile::TempDir,
+    base: BuildEnv,
     /// Processes a killed build left running; killed by pid on drop if still alive.
     leftovers: Vec<Proc>,
 }
 
 impl Env {
     fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
+        self.base.path("root")
     }
 
     fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
+        self.base.path(p)
     }
 
     fn command(&self, args: &[String]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
-        cmd.arg("--root")
-            .arg(self.root())
-            .arg("--config")
-            .arg(self.path("kiln.toml"))
-            .args(args)
-            .env("HTTPS_PROXY", "http://127.0.0.1:9")
-            .env("HTTP_PROXY", "http://127.0.0.1:9")
-            .env("NO_PROXY", "127.0.0.1,localhost")
-            .env_remove("BUILDKIT_PROGRESS")
-            .env_remove("SOURCE_DATE_EPOCH")
-            .env("DOCKER_CONFIG", self.path("docker-config"))
-            .stdin(Stdio::null());
+        let mut cmd = self.base.command(args);
+        cmd.stdin(Stdio::null());
         cmd
     }
 
@@ -236,18 +203,8 @@ impl Env {
             containers.is_empty(),
             "{what}: runc containers left: {containers:?}"
         );
-        let n = verify_blobs(&root);
-        let raw = Command::new("skopeo")
-            .args(["inspect", "--raw"])
-            .arg(format!("oci-archive:{}", out_tar.display()))
-            .output()
-            .unwrap();
-        assert!(
-            raw.status.success(),
-            "{what}: skopeo: {}",
-            String::from_utf8_lossy(&raw.stderr)
-        );
-        let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+        let n = verify_store_blobs(&root);
+        let manifest = skopeo_oci_manifest(what, out_tar);
         assert!(
             manifest["layers"].as_array().is_some_and(|l| l.len() >= 2),
             "{what}: {manifest}"
@@ -287,32 +244,10 @@ impl Drop for Env {
 }
 
 fn setup(test: &str) -> Option<Env> {
-    if !can_run(test) {
-        return None;
-    }
-    let registry = TestRegistry::start(RegistryOptions::default())?;
-    or_skip(
-        test,
-        push_recorded_busybox(&busybox_reference(registry.host())),
-    )?;
-    let dir = tempfile::tempdir().unwrap();
-    write_kiln_config(&dir.path().join("kiln.toml"), registry.host()).unwrap();
     Some(Env {
-        _registry: registry,
-        dir,
+        base: build_env(test)?,
         leftovers: Vec::new(),
     })
-}
-
-fn dir_names(dir: &Path) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = rd
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Mount points beneath `root` (field 5 of `/proc/self/mountinfo`, octal escapes decoded).
@@ -355,38 +290,6 @@ fn procs_mentioning(root: &Path) -> Vec<Proc> {
         .filter_map(Proc::get)
         .filter(|p| p.what.contains(&needle))
         .collect()
-}
-
-/// Every blob under `content/blobs/sha256/` hashes to its name; returns how many there are.
-fn verify_blobs(root: &Path) -> usize {
-    let dir = root.join("content").join("blobs").join("sha256");
-    let names = dir_names(&dir);
-    assert!(!names.is_empty(), "no blobs under {}", dir.display());
-    for name in &names {
-        let path = dir.join(name);
-        assert!(
-            name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()),
-            "not a blob name: {}",
-            path.display()
-        );
-        let mut file = std::fs::File::open(&path).unwrap();
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        let hex: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(&hex, name, "blob {} has the wrong digest", path.display());
-    }
-    names.len()
 }
 
 fn build_args(ctx: &Path, out_tar: &Path, build_args: &[(&str, String)]) -> Vec<String> {

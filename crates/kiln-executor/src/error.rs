@@ -73,7 +73,11 @@ pub enum Error {
     Runtime(String),
 
     /// Setting up the sandbox network (namespace file, slirp4netns) failed.
-    #[error("sandbox network: {what} {}: {source}", path.display())]
+    #[error(
+        "sandbox network: {what} {}: {source} (RUN --network=none runs the step without \
+         network)",
+        path.display()
+    )]
     Network {
         what: String,
         path: PathBuf,

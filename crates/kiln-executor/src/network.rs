@@ -47,11 +47,13 @@ impl Sandbox {
     }
 }
 
-/// Unmounts and removes a namespace file (errors ignored: best effort cleanup).
+/// Unmounts and removes a namespace file and its `.pid`/`.log` (errors ignored: best effort
+/// cleanup).
 fn release_file(path: &Path) {
     let _ = rustix::mount::unmount(path, rustix::mount::UnmountFlags::DETACH);
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(path.with_extension("pid"));
+    let _ = std::fs::remove_file(path.with_extension("log"));
 }
 
 /// A pool of sandbox network namespaces under one directory.
@@ -195,12 +197,16 @@ fn create(slirp: &Path, unshare: &Path, dir: &Path, path: PathBuf) -> Result<San
     if !status.status.success() {
         release_file(&path);
         return Err(Error::Runtime(format!(
-            "creating a network namespace with {}: {}",
+            "creating a network namespace with {}: {} (RUN --network=none runs the step \
+             without network)",
             unshare.display(),
             String::from_utf8_lossy(&status.stderr).trim()
         )));
     }
-    // stdin is the exit fd (kiln closing it, or dying, stops slirp4netns); stdout the ready fd.
+    // stdin is the exit fd (kiln closing it, or dying, stops slirp4netns); stdout the ready fd;
+    // stderr a log read back if it fails.
+    let log_path = path.with_extension("log");
+    let log = std::fs::File::create(&log_path).map_err(|e| net_err("creating", &log_path, e))?;
     let mut child = match Command::new(slirp)
         .args([
             "--netns-type=path",
@@ -214,7 +220,7 @@ fn create(slirp: &Path, unshare: &Path, dir: &Path, path: PathBuf) -> Result<San
         .arg("eth0")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
     {
         Ok(c) => c,
@@ -233,9 +239,17 @@ fn create(slirp: &Path, unshare: &Path, dir: &Path, path: PathBuf) -> Result<San
     let sandbox = Sandbox { path, slirp: child };
     if !ok || ready[0] != b'1' {
         let path = sandbox.path.clone();
+        let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let said = said
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
+        let said = said.to_string();
         sandbox.teardown();
         return Err(Error::Runtime(format!(
-            "slirp4netns did not configure the network namespace {}",
+            "slirp4netns did not configure the network namespace {}: {said} (RUN \
+             --network=none runs the step without network)",
             path.display()
         )));
     }

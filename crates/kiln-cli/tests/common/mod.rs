@@ -197,17 +197,21 @@ pub struct BuildEnv {
 }
 
 impl BuildEnv {
-    /// Runs `kiln <args>` against this environment's root and config.
-    pub fn kiln(&self, args: &[&str]) -> Output {
-        let out = kiln_command(&self.dir.path().join("root"))
-            .arg("--root")
+    /// `kiln <args>` against this environment's root, config and `DOCKER_CONFIG`.
+    pub fn command<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Command {
+        let mut cmd = kiln_command(&self.dir.path().join("root"));
+        cmd.arg("--root")
             .arg(self.dir.path().join("root"))
             .arg("--config")
             .arg(self.dir.path().join("kiln.toml"))
             .args(args)
-            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
-            .output()
-            .unwrap();
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"));
+        cmd
+    }
+
+    /// Runs `kiln <args>` against this environment's root and config.
+    pub fn kiln(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
         say(&format!(
             "kiln {}: {}\n--- stderr ---\n{}",
             args.join(" "),
@@ -236,4 +240,68 @@ pub fn build_env(test: &str) -> Option<BuildEnv> {
     let dir = tempfile::tempdir().unwrap();
     write_kiln_config(&dir.path().join("kiln.toml"), registry.host()).unwrap();
     Some(BuildEnv { registry, dir })
+}
+
+/// The names in `dir`, sorted (empty when it does not exist).
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Re-hashes every blob of the kiln content store under `root` and fails on one whose bytes do
+/// not match its name (or on an empty store); returns how many there are.
+pub fn verify_store_blobs(root: &Path) -> usize {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let dir = root.join("content").join("blobs").join("sha256");
+    let names = dir_names(&dir);
+    assert!(!names.is_empty(), "no blobs under {}", dir.display());
+    for name in &names {
+        let path = dir.join(name);
+        assert!(
+            name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()),
+            "not a blob name: {}",
+            path.display()
+        );
+        let mut file = std::fs::File::open(&path).unwrap();
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let hex: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(&hex, name, "blob {} has the wrong digest", path.display());
+    }
+    names.len()
+}
+
+/// The manifest of the OCI archive `out_tar` as `skopeo inspect --raw` reads it (which must
+/// accept the archive); `what` prefixes the failure message.
+pub fn skopeo_oci_manifest(what: &str, out_tar: &Path) -> serde_json::Value {
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci-archive:{}", out_tar.display()))
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "{what}: skopeo inspect {}: {}",
+        out_tar.display(),
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    serde_json::from_slice(&raw.stdout).unwrap()
 }
